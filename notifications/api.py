@@ -1,0 +1,170 @@
+"""The public sending API: ``send()`` and one shortcut per level."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Union
+
+from django.contrib.auth import get_user_model
+from django.db import models
+
+from .constants import Level
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, Group
+
+    from .models import Notification
+
+    Recipient = Union[AbstractBaseUser, Group, "models.QuerySet[Any]", Iterable[Any]]
+
+_LEVEL_NAMES = {level.name.lower(): level for level in Level}
+
+
+def send(
+    recipient: Recipient,
+    message: str,
+    *,
+    title: str = "",
+    level: int | str = Level.INFO,
+    url: str = "",
+    category: str = "",
+    data: dict[str, Any] | None = None,
+    actor: AbstractBaseUser | None = None,
+    target: models.Model | None = None,
+) -> list[Notification]:
+    """Create one notification per recipient and push each after commit.
+
+    ``recipient`` is a user, an auth ``Group`` (its active members), a QuerySet
+    of users or groups, or an iterable mixing users and groups; each user gets
+    one notification however often they are named. Returns the created
+    notifications. Invalid fields raise ``ValidationError`` before anything is
+    written. Runs a constant number of queries whatever the number of
+    recipients (bulk insert, one lock statement per few thousand users).
+    """
+    # Imported here: the package root (which re-exports send) is imported
+    # before the app registry is ready.
+    from .models import Notification
+
+    template = Notification(
+        title=title,
+        message=message,
+        level=_level(level),
+        url=url,
+        category=category,
+        data={} if data is None else data,
+        actor=actor,
+    )
+    if target is not None:
+        _set_target(template, target)
+    template.clean_fields(exclude=["recipient", "cursor", "actor", "target_content_type"])
+    fields = {
+        f.attname: getattr(template, f.attname)
+        for f in Notification._meta.concrete_fields
+        if f.attname not in {"id", "recipient_id", "cursor", "created_at"}
+    }
+    created_at = template.created_at
+    notifications = []
+    for user_id in recipient_ids(recipient):
+        notification = Notification(recipient_id=user_id, created_at=created_at, **fields)
+        if actor is not None:
+            notification.actor = actor  # Cached, so the wire format needs no query.
+        notifications.append(notification)
+    return Notification.objects.bulk_create(notifications)
+
+
+def recipient_ids(recipient: Recipient) -> list[Any]:
+    """Resolve ``recipient`` to a list of distinct user primary keys, in order."""
+    # Imported here: this module is imported before the app registry is ready.
+    from django.contrib.auth.models import AnonymousUser, Group
+
+    user_model = get_user_model()
+    if isinstance(recipient, AnonymousUser):
+        raise TypeError("Cannot notify an anonymous user; pass a saved user.")
+    if isinstance(recipient, user_model):
+        return [_saved_pk(recipient)]
+    if isinstance(recipient, Group):
+        return list(_group_members([_saved_pk(recipient)]))
+    if isinstance(recipient, models.QuerySet):
+        if recipient.model is Group:
+            return list(_group_members(recipient.values("pk")))
+        if issubclass(recipient.model, user_model):
+            return list(dict.fromkeys(recipient.values_list("pk", flat=True)))
+        raise TypeError(
+            f"send() takes a QuerySet of users or groups, not of {recipient.model.__name__}."
+        )
+    if isinstance(recipient, (str, bytes)) or not isinstance(recipient, Iterable):
+        raise TypeError(
+            "send() recipient must be a user, a Group, a QuerySet or an iterable of "
+            f"users and groups, not {type(recipient).__name__}."
+        )
+    user_ids: list[Any] = []
+    group_ids: list[Any] = []
+    for item in recipient:
+        if isinstance(item, user_model):
+            user_ids.append(_saved_pk(item))
+        elif isinstance(item, Group):
+            group_ids.append(_saved_pk(item))
+        else:
+            raise TypeError(
+                f"send() recipients must be users or groups; got {type(item).__name__}."
+            )
+    if group_ids:
+        user_ids.extend(_group_members(group_ids))
+    return list(dict.fromkeys(user_ids))
+
+
+def _group_members(group_ids: Any) -> Iterable[Any]:
+    members = (
+        get_user_model()
+        ._default_manager.filter(groups__in=group_ids, is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    return members
+
+
+def _saved_pk(obj: models.Model) -> Any:
+    if obj.pk is None:
+        raise ValueError(f"Cannot notify an unsaved {type(obj).__name__}; save it first.")
+    return obj.pk
+
+
+def _set_target(notification: Notification, target: models.Model) -> None:
+    from django.contrib.contenttypes.models import ContentType
+
+    notification.target_content_type = ContentType.objects.get_for_model(target)
+    notification.target_object_id = str(_saved_pk(target))
+
+
+def _level(level: int | str) -> Level:
+    if isinstance(level, str):
+        try:
+            return _LEVEL_NAMES[level.lower()]
+        except KeyError:
+            raise ValueError(
+                f"Unknown notification level {level!r}; use one of {', '.join(_LEVEL_NAMES)}."
+            ) from None
+    try:
+        return Level(level)
+    except ValueError:
+        raise ValueError(
+            f"Unknown notification level {level!r}; use one of "
+            f"{', '.join(str(int(v)) for v in Level)} (django.contrib.messages levels)."
+        ) from None
+
+
+def _shortcut(level: Level):
+    def shortcut(recipient: Recipient, message: str, **kwargs: Any) -> list[Notification]:
+        return send(recipient, message, level=level, **kwargs)
+
+    shortcut.__name__ = shortcut.__qualname__ = level.name.lower()
+    shortcut.__doc__ = f"Send a notification at level {level.name}; see ``send()``."
+    return shortcut
+
+
+debug = _shortcut(Level.DEBUG)
+info = _shortcut(Level.INFO)
+success = _shortcut(Level.SUCCESS)
+warning = _shortcut(Level.WARNING)
+error = _shortcut(Level.ERROR)

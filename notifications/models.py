@@ -1,0 +1,258 @@
+"""Notification rows, the per-user cursor, and the query API.
+
+The database row is the truth; the websocket push is a fast path that may be
+lost. Every notification carries ``cursor``, a per-user sequence number that a
+client stores and sends back on reconnect to get what it missed.
+
+Why not the primary key as cursor: two transactions creating notifications for
+the same user can commit in the opposite order of their ids, and a client that
+saw the later id would skip the earlier row for ever. Cursors are allocated
+under a row lock on the user's ``Inbox``, held until the creating transaction
+commits, so cursors of one user become visible in increasing order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MaxLengthValidator
+from django.db import models, router, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import delivery
+from .constants import Level
+from .validators import validate_data, validate_link
+
+# A few thousand ids per statement stays far below SQLite's variable limit and
+# keeps PostgreSQL's plans simple; sends to more users take a few statements.
+_IN_CHUNK = 5000
+
+
+class InboxManager(models.Manager["Inbox"]):
+    def allocate(self, counts: Mapping[int, int]) -> dict[int, int]:
+        """Reserve ``counts[user_id]`` cursors per user; return the first of each.
+
+        Must run inside the transaction that inserts the notifications: the
+        inbox rows stay locked until it ends, which serialises concurrent
+        senders to one user in commit order. Rows are locked in user-id order
+        so that two bulk sends cannot deadlock each other.
+        """
+        user_ids = sorted(counts)
+        first: dict[int, int] = {}
+        for start in range(0, len(user_ids), _IN_CHUNK):
+            chunk = user_ids[start : start + _IN_CHUNK]
+            self.bulk_create([Inbox(user_id=pk) for pk in chunk], ignore_conflicts=True)
+            locked = (
+                self.select_for_update()
+                .filter(user_id__in=chunk)
+                .order_by("user_id")
+                .values_list("user_id", "last_cursor")
+            )
+            first.update((pk, last + 1) for pk, last in locked)
+            by_count: dict[int, list[int]] = defaultdict(list)
+            for pk in chunk:
+                by_count[counts[pk]].append(pk)
+            for count, pks in by_count.items():
+                self.filter(user_id__in=pks).update(last_cursor=F("last_cursor") + count)
+        return first
+
+
+class Inbox(models.Model):
+    """The per-user cursor counter: the last cursor handed out to the user."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="notification_inbox",
+    )
+    last_cursor = models.PositiveBigIntegerField(default=0)
+
+    objects = InboxManager()
+
+    class Meta:
+        verbose_name = _("notification inbox")
+        verbose_name_plural = _("notification inboxes")
+
+    def __str__(self) -> str:
+        return f"inbox of user {self.user_id} at cursor {self.last_cursor}"
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def for_user(self, user: Any) -> NotificationQuerySet:
+        """Notifications whose recipient is ``user``."""
+        return self.filter(recipient=user)
+
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+    def read(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=False)
+
+    def after(self, cursor: int) -> NotificationQuerySet:
+        """Notifications with a cursor above ``cursor``, oldest first."""
+        return self.filter(cursor__gt=cursor).order_by("cursor")
+
+    def mark_read(self) -> int:
+        """Mark the unread ones read; return how many changed."""
+        return self.filter(read_at__isnull=True).update(read_at=timezone.now())
+
+    def mark_unread(self) -> int:
+        """Mark the read ones unread; return how many changed."""
+        return self.filter(read_at__isnull=False).update(read_at=None)
+
+    def bulk_create(self, objs: Iterable[Notification], *args: Any, **kwargs: Any):
+        """Insert ``objs``, allocating their cursors, and push them after commit.
+
+        ``bulk_create`` skips ``save()`` and ``post_save``; overriding it here
+        keeps the cursor and the push right for every bulk path, ours or a
+        project's.
+        """
+        objs = list(objs)
+        db = self.db
+        with transaction.atomic(using=db, savepoint=False):
+            pending = [obj for obj in objs if obj.cursor is None]
+            if pending:
+                counts = Counter(obj.recipient_id for obj in pending)
+                next_cursor = Inbox.objects.db_manager(db).allocate(counts)
+                for obj in pending:
+                    obj.cursor = next_cursor[obj.recipient_id]
+                    next_cursor[obj.recipient_id] += 1
+            created = super().bulk_create(objs, *args, **kwargs)
+        delivery.schedule_created([obj for obj in created if obj.pk is not None], using=db)
+        return created
+
+
+class Notification(models.Model):
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("recipient"),
+    )
+    cursor = models.PositiveBigIntegerField(
+        editable=False,
+        help_text=_("Per-user sequence number; clients resume after it."),
+    )
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    message = models.TextField(_("message"), max_length=2000, validators=[MaxLengthValidator(2000)])
+    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices, default=Level.INFO)
+    url = models.CharField(
+        _("url"),
+        max_length=2000,
+        blank=True,
+        validators=[validate_link],
+        help_text=_("An http(s):// URL or a path on this site, starting with '/'."),
+    )
+    category = models.CharField(_("category"), max_length=100, blank=True)
+    data = models.JSONField(
+        _("data"),
+        default=dict,
+        blank=True,
+        encoder=DjangoJSONEncoder,
+        validators=[validate_data],
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    target_content_type = models.ForeignKey(
+        ContentType,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    target_object_id = models.CharField(max_length=255, blank=True)
+    target = GenericForeignKey("target_content_type", "target_object_id")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "cursor"], name="notifications_recipient_cursor"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["recipient"],
+                condition=Q(read_at__isnull=True),
+                name="notifications_unread",
+            ),
+            models.Index(fields=["-created_at", "-id"], name="notifications_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.message[:60]
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+    @property
+    def level_tag(self) -> str:
+        # Imported here: django.contrib.messages is optional for projects.
+        from django.contrib.messages.utils import get_level_tags
+
+        return get_level_tags().get(self.level, "")
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; a new row gets its cursor and is pushed after commit."""
+        if not (self._state.adding and self.cursor is None):
+            super().save(*args, **kwargs)
+            return
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using, savepoint=False):
+            first = Inbox.objects.db_manager(using).allocate({self.recipient_id: 1})
+            self.cursor = first[self.recipient_id]
+            super().save(*args, **kwargs)
+        delivery.schedule_created([self], using=using)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the notification's JSON form: the one wire format.
+
+        The socket, the HTTP API and the admin preview all send this.
+        """
+        actor = None
+        if self.actor_id is not None:
+            user = self.actor
+            full_name = getattr(user, "get_full_name", lambda: "")()
+            actor = {"id": user.pk, "name": full_name or user.get_username()}
+        target = None
+        if self.target_content_type_id is not None:
+            ct = ContentType.objects.get_for_id(self.target_content_type_id)
+            target = {"type": f"{ct.app_label}.{ct.model}", "id": self.target_object_id}
+        return {
+            "id": self.pk,
+            "cursor": self.cursor,
+            "title": self.title,
+            "message": self.message,
+            "level": self.level_tag,
+            "level_number": int(self.level),
+            "url": self.url,
+            "category": self.category,
+            "data": self.data,
+            "actor": actor,
+            "target": target,
+            "created_at": self.created_at.isoformat(),
+            "read": self.read_at is not None,
+            "read_at": self.read_at.isoformat() if self.read_at else None,
+        }

@@ -1,0 +1,214 @@
+"""Shared fixtures: users, logged-in sockets, real Redis, a Daphne subprocess."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+
+from config.settings import redis_channel_layers
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or os.environ.get(
+    "REDIS_URL", "redis://127.0.0.1:6379/0"
+)
+
+
+def pytest_configure(config):
+    # Fast hashing: tests create many users; logins use force_login anyway.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def require(service: str, reason: str | None) -> None:
+    """Skip when ``service`` is missing, but fail under CI=true: CI must test it."""
+    if reason is None:
+        return
+    message = f"{service} is not available: {reason}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true requires it)", pytrace=False)
+    pytest.skip(message)
+
+
+def redis_problem(url: str = TEST_REDIS_URL) -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_timeout=2).ping()
+    except Exception as exc:
+        return f"{url}: {exc}"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layers():
+    """Give each test new layer objects: they are bound to one event loop."""
+    channel_layers.backends = {}
+    yield
+    channel_layers.backends = {}
+
+
+@pytest.fixture
+def redis_layer(settings):
+    """Switch this test's process to the real Redis channel layer."""
+    require("Redis", redis_problem())
+    settings.CHANNEL_LAYERS = redis_channel_layers(TEST_REDIS_URL)
+    channel_layers.backends = {}
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
+def make_user(db):
+    counter = iter(range(1, 10_000))
+
+    def make(username: str | None = None, **fields):
+        name = username or f"user{next(counter)}"
+        return get_user_model().objects.create_user(name, password="pw", **fields)
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+@asynccontextmanager
+async def connected(user=None, *, origin: str = "http://testserver", path="/ws/notifications/"):
+    """Open a socket through the project's full ASGI stack, as a browser would.
+
+    Yields the communicator after the handshake and the initial state frame.
+    """
+    from asgiref.sync import sync_to_async
+
+    from config.asgi import application
+
+    headers = [(b"host", b"testserver")]
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    if user is not None:
+        cookie = await sync_to_async(session_cookie)(user)
+        headers.append((b"cookie", cookie.encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    try:
+        yield communicator
+    finally:
+        await communicator.disconnect()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url_for_children() -> str:
+    """A DATABASE_URL that points a subprocess at the current test database."""
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        name = params["NAME"]
+        if not name or str(name).startswith(("file:", ":memory:")):
+            pytest.fail("The SQLite test database must be a file for subprocess tests.")
+        return f"sqlite:///{name}"
+    user = quote(params.get("USER") or "")
+    password = quote(params.get("PASSWORD") or "")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = params.get("HOST") or "127.0.0.1"
+    port = params.get("PORT") or 5432
+    return f"postgres://{auth}{host}:{port}/{params['NAME']}"
+
+
+class DaphneServer:
+    """A Daphne subprocess serving config.asgi with the Redis channel layer."""
+
+    def __init__(self, database_url: str, redis_url: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/ws/notifications/"
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.log = open(ROOT / f".daphne-{self.port}.log", "w+b")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "config.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_for_port(timeout=20)
+
+    def _wait_for_port(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Daphne exited early:\n{self.output()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"Daphne did not listen within {timeout}s:\n{self.output()}")
+
+    def output(self) -> str:
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def daphne(transactional_db, redis_layer):
+    """A live Daphne process on the test database and the real Redis layer."""
+    server = DaphneServer(database_url_for_children(), redis_layer)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,170 @@
+"""The websocket consumer through the project's full ASGI stack."""
+
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import override_settings
+
+import notifications
+from tests.conftest import connected
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+send = sync_to_async(notifications.send)
+
+
+async def handshake(communicator):
+    accepted, _ = await communicator.connect(timeout=5)
+    assert accepted
+    state = await communicator.receive_json_from(timeout=5)
+    assert state["type"] == "state"
+    return state
+
+
+async def test_connect_sends_state(alice):
+    await send(alice, "one")
+    await send(alice, "two")
+    async with connected(alice) as ws:
+        assert await handshake(ws) == {"type": "state", "cursor": 2, "unread_count": 2}
+
+
+async def test_anonymous_socket_is_closed_4401():
+    async with connected(None) as ws:
+        accepted, _ = await ws.connect(timeout=5)
+        assert accepted  # Accepted only to tell the browser why: 4401.
+        assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_new_notification_reaches_every_socket_of_recipient_only(alice, bob):
+    async with connected(alice) as a1, connected(alice) as a2, connected(bob) as b1:
+        for ws in (a1, a2, b1):
+            await handshake(ws)
+        [n] = await send(alice, "for alice", title="Hi")
+        for ws in (a1, a2):
+            frame = await ws.receive_json_from(timeout=5)
+            assert frame["type"] == "notification.created"
+            assert frame["notification"]["id"] == n.pk
+            assert frame["notification"]["title"] == "Hi"
+            assert frame["unread_count"] == 1
+        assert await b1.receive_nothing(timeout=0.3)
+        await send(bob, "for bob")
+        frame = await b1.receive_json_from(timeout=5)
+        assert frame["notification"]["message"] == "for bob"
+        assert await a1.receive_nothing(timeout=0.3)
+
+
+async def test_ping_answers_with_cursor_and_unread(alice):
+    async with connected(alice) as ws:
+        await handshake(ws)
+        await send(alice, "x")
+        await ws.receive_json_from(timeout=5)
+        await ws.send_json_to({"action": "ping", "ref": "p1"})
+        assert await ws.receive_json_from(timeout=5) == {
+            "type": "pong",
+            "cursor": 1,
+            "unread_count": 1,
+            "ref": "p1",
+        }
+
+
+async def test_sync_returns_missed_notifications_in_order(alice):
+    for i in range(5):
+        await send(alice, f"n{i}")
+    async with connected(alice) as ws:
+        await handshake(ws)
+        await ws.send_json_to({"action": "sync", "after": 2})
+        frame = await ws.receive_json_from(timeout=5)
+        assert frame["type"] == "sync"
+        assert [n["message"] for n in frame["notifications"]] == ["n2", "n3", "n4"]
+        assert [n["cursor"] for n in frame["notifications"]] == [3, 4, 5]
+        assert frame["complete"] is True
+        assert frame["cursor"] == 5
+
+
+async def test_sync_pages_and_reports_incomplete(alice):
+    for i in range(5):
+        await send(alice, f"n{i}")
+    async with connected(alice) as ws:
+        await handshake(ws)
+        await ws.send_json_to({"action": "sync", "after": 0, "limit": 2})
+        frame = await ws.receive_json_from(timeout=5)
+        assert [n["cursor"] for n in frame["notifications"]] == [1, 2]
+        assert frame["complete"] is False
+
+
+async def test_sync_ignores_injected_user_fields(alice, bob):
+    await send(bob, "bob's secret")
+    async with connected(alice) as ws:
+        await handshake(ws)
+        await ws.send_json_to({"action": "sync", "after": 0, "user": bob.pk})
+        frame = await ws.receive_json_from(timeout=5)
+        assert frame["code"] == "invalid_params"
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("{not json", "invalid_json"),
+        ("", "invalid_json"),
+        ("[" * 100_000 + "]" * 100_000, "too_large"),
+        ("[" * 2000 + "]" * 2000, "invalid_json"),
+        ("null", "invalid_message"),
+        ("[]", "invalid_message"),
+        ("0", "invalid_message"),
+        ('"x"', "invalid_message"),
+        ("1e999", "invalid_message"),
+        ("9" * 5000, "invalid_json"),
+        ('{"action": "nope"}', "unknown_action"),
+        ('{"action": ["sync"]}', "unknown_action"),
+        ('{"type": "notifications.frame", "text": "spoof"}', "unknown_action"),
+        ('{"type": "websocket.disconnect"}', "unknown_action"),
+        ('{"action": "sync"}', "invalid_params"),
+        ('{"action": "sync", "after": "1"}', "invalid_params"),
+        ('{"action": "sync", "after": true}', "invalid_params"),
+        ('{"action": "sync", "after": -1}', "invalid_params"),
+        ('{"action": "sync", "after": 0, "limit": 100000}', "invalid_params"),
+        ('{"action": "ping", "extra": 1}', "invalid_params"),
+    ],
+)
+async def test_bad_frames_get_error_and_socket_stays_open(alice, frame, code):
+    with override_settings(NOTIFICATIONS={"MAX_FRAME_BYTES": 8192}):
+        async with connected(alice) as ws:
+            await handshake(ws)
+            # send_input, not send_to: the test client refuses empty frames.
+            await ws.send_input({"type": "websocket.receive", "text": frame})
+            error = await ws.receive_json_from(timeout=5)
+            assert error["type"] == "error"
+            assert error["code"] == code
+            # Still alive and still answering.
+            await ws.send_json_to({"action": "ping"})
+            assert (await ws.receive_json_from(timeout=5))["type"] == "pong"
+
+
+async def test_binary_frame_gets_error(alice):
+    async with connected(alice) as ws:
+        await handshake(ws)
+        await ws.send_to(bytes_data=b"\x00\x01")
+        assert (await ws.receive_json_from(timeout=5))["code"] == "binary_not_supported"
+
+
+async def test_spoofed_layer_event_sends_nothing_to_others(alice, bob):
+    async with connected(alice) as a, connected(bob) as b:
+        await handshake(a)
+        await handshake(b)
+        await a.send_json_to(
+            {"type": "notifications.frame", "text": "x", "action": "notify", "user": bob.pk}
+        )
+        assert (await a.receive_json_from(timeout=5))["type"] == "error"
+        assert await b.receive_nothing(timeout=0.3)
+
+
+async def test_flood_is_closed_with_1008(alice):
+    with override_settings(NOTIFICATIONS={"RATE_LIMIT_BURST": 5, "RATE_LIMIT_PER_SECOND": 0.001}):
+        async with connected(alice) as ws:
+            await handshake(ws)
+            for _ in range(6):
+                await ws.send_to(text_data=json.dumps({"action": "ping"}))
+            outputs = [await ws.receive_output(timeout=5) for _ in range(6)]
+            assert [o["type"] for o in outputs[:5]] == ["websocket.send"] * 5
+            assert outputs[5] == {"type": "websocket.close", "code": 1008}
