@@ -76,7 +76,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 
-def redis_channel_layers(url):
+def redis_channel_layers(url, prefix=None):
     """Return CHANNEL_LAYERS for channels-redis at ``url``, with safe defaults."""
     return {
         "default": {
@@ -99,6 +99,8 @@ def redis_channel_layers(url):
                 # recovered through the cursor.
                 "capacity": 1000,
                 "expiry": 60,
+                # Keys prefix; lets several projects (or test runs) share a Redis.
+                "prefix": prefix or os.environ.get("CHANNEL_LAYER_PREFIX", "asgi"),
             },
         }
     }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.contrib.auth import get_user_model
 from django.db import models
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from .models import Notification
 
-    Recipient = Union[AbstractBaseUser, Group, "models.QuerySet[Any]", Iterable[Any]]
+    Recipient: TypeAlias = AbstractBaseUser | Group | models.QuerySet[Any] | Iterable[Any]
 
 _LEVEL_NAMES = {level.name.lower(): level for level in Level}
 

@@ -16,6 +16,7 @@ layer unavailable (try again later).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -74,10 +75,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                 exc,
                 self.user_id,
             )
-            try:
+            with contextlib.suppress(Exception):  # The connection may be gone already.
                 await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
-            except Exception:  # The connection is already gone.
-                pass
 
     async def connect(self) -> None:
         """Called on the handshake: authenticate, join the user's group, send state."""
@@ -111,10 +110,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         """Called when the socket closes: leave the group (best effort)."""
         if self.group is not None:
-            try:
+            # Best effort: membership expires with group_expiry anyway.
+            with contextlib.suppress(*LAYER_DOWN_ERRORS):
                 await self.channel_layer.group_discard(self.group, self.channel_name)
-            except LAYER_DOWN_ERRORS:
-                pass  # Membership expires with group_expiry anyway.
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Called for each client frame: decode it defensively and dispatch on ``action``."""

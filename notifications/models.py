@@ -203,17 +203,6 @@ class Notification(models.Model):
     def __str__(self) -> str:
         return self.title or self.message[:60]
 
-    @property
-    def is_read(self) -> bool:
-        return self.read_at is not None
-
-    @property
-    def level_tag(self) -> str:
-        # Imported here: django.contrib.messages is optional for projects.
-        from django.contrib.messages.utils import get_level_tags
-
-        return get_level_tags().get(self.level, "")
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Save; a new row gets its cursor and is pushed after commit."""
         if not (self._state.adding and self.cursor is None):
@@ -225,6 +214,17 @@ class Notification(models.Model):
             self.cursor = first[self.recipient_id]
             super().save(*args, **kwargs)
         delivery.schedule_created([self], using=using)
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+    @property
+    def level_tag(self) -> str:
+        # Imported here: django.contrib.messages is optional for projects.
+        from django.contrib.messages.utils import get_level_tags
+
+        return get_level_tags().get(self.level, "")
 
     def as_dict(self) -> dict[str, Any]:
         """Return the notification's JSON form: the one wire format.

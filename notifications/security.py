@@ -40,7 +40,7 @@ def origin_allowed(scope: dict[str, Any]) -> bool:
     parsed = _parse_origin(origin)
     if parsed is None:
         return False
-    scheme, host, port = parsed
+    scheme, host, _port = parsed
     trusted = getattr(settings, "CSRF_TRUSTED_ORIGINS", [])
     if any(_matches_trusted(parsed, entry) for entry in trusted):
         return True

@@ -25,12 +25,10 @@ def validate_link(value: str) -> None:
             code="invalid_url",
         )
     lowered = value.lower()
-    if lowered.startswith(("http://", "https://")):
-        if len(value) > len("https://") and "\\" not in value:
-            return
-    elif value.startswith("/") and not value.startswith(("//", "/\\")):
-        if "\\" not in value:
-            return
+    absolute = lowered.startswith(("http://", "https://")) and len(value) > len("https://")
+    relative = value.startswith("/") and not value.startswith("//")
+    if (absolute or relative) and "\\" not in value:
+        return
     raise ValidationError(
         "Notification url must start with http://, https:// or a single '/' "
         "(a path on this site); got %(value)r.",

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -27,9 +28,42 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or os.environ.get(
 )
 
 
+# One key prefix per test run, so that runs sharing a Redis (user ids repeat
+# across test databases) never receive each other's pushes.
+os.environ["CHANNEL_LAYER_PREFIX"] = f"asgi-test-{uuid.uuid4().hex[:12]}"
+
+
 def pytest_configure(config):
+    if connection_problem := _database_problem():
+        if os.environ.get("CI") == "true":
+            pytest.exit(f"{connection_problem} (CI=true requires it)", returncode=1)
+        pytest.exit(f"Skipping this run: {connection_problem}", returncode=0)
     # Fast hashing: tests create many users; logins use force_login anyway.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    layer = settings.CHANNEL_LAYERS.get("default", {})
+    if "redis" in layer.get("BACKEND", ""):
+        layer["CONFIG"]["prefix"] = os.environ["CHANNEL_LAYER_PREFIX"]
+
+
+def _database_problem() -> str | None:
+    """Return why the configured PostgreSQL server is unreachable, or None."""
+    params = settings.DATABASES["default"]
+    if "postgresql" not in params["ENGINE"]:
+        return None
+    import psycopg
+
+    try:
+        psycopg.connect(
+            host=params.get("HOST") or "127.0.0.1",
+            port=params.get("PORT") or 5432,
+            user=params.get("USER") or None,
+            password=params.get("PASSWORD") or None,
+            dbname=params.get("NAME") or "postgres",
+            connect_timeout=3,
+        ).close()
+    except psycopg.Error as exc:
+        return f"PostgreSQL is not reachable: {exc}".strip()
+    return None
 
 
 def require(service: str, reason: str | None) -> None:
@@ -50,6 +84,17 @@ def redis_problem(url: str = TEST_REDIS_URL) -> str | None:
     except Exception as exc:
         return f"{url}: {exc}"
     return None
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _close_worker_thread_connections(django_db_setup):
+    """Close the DB connection of asgiref's sync thread before the test DB is dropped."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    # Async tests run ORM calls in asgiref's single sync thread.
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
 
 
 @pytest.fixture(autouse=True)

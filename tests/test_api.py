@@ -149,12 +149,12 @@ def test_shortcuts_set_level(alice):
 
 @pytest.mark.parametrize("bad", [AnonymousUser(), "alice", 42, None])
 def test_bad_recipients_raise_clear_errors(bad):
-    with pytest.raises(TypeError, match="anonymous|recipient must be"):
+    with pytest.raises(TypeError, match=r"anonymous|recipient must be"):
         notifications.send(bad, "hi")
 
 
 def test_unsaved_user_is_refused():
-    with pytest.raises(ValueError, match="unsaved User"):
+    with pytest.raises(ValueError, match=r"unsaved User"):
         notifications.send(get_user_model()(username="ghost"), "hi")
 
 

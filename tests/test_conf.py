@@ -16,9 +16,11 @@ def test_override_settings_is_read_at_call_time():
 
 
 def test_unknown_key_in_settings_is_an_error_naming_it():
-    with override_settings(NOTIFICATIONS={"SYNC_PAGE_SIZ": 7}):
-        with pytest.raises(ImproperlyConfigured, match="SYNC_PAGE_SIZ"):
-            conf.get("SYNC_PAGE_SIZE")
+    with (
+        override_settings(NOTIFICATIONS={"SYNC_PAGE_SIZ": 7}),
+        pytest.raises(ImproperlyConfigured, match="SYNC_PAGE_SIZ"),
+    ):
+        conf.get("SYNC_PAGE_SIZE")
 
 
 def test_unknown_name_asked_for_is_an_error():

@@ -4,6 +4,7 @@ const script = document.currentScript || document.querySelector("script[data-soc
 const socketPath = script.dataset.socketPath;
 const toasts = document.querySelector("[data-notifications-toasts]");
 const badge = document.querySelector("[data-notifications-unread]");
+const bell = document.querySelector("[data-notifications-bell]");
 const seen = new Set();
 let cursor = null;
 let attempt = 0;
@@ -35,10 +36,12 @@ function toast(n) {
 function connect() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const ws = new WebSocket(`${scheme}//${location.host}${socketPath}`);
-  ws.onopen = () => { attempt = 0; };
+  bell.dataset.notificationsStatus = "connecting";
   ws.onmessage = (event) => {
     const frame = JSON.parse(event.data);
     if (frame.type === "state") {
+      attempt = 0;
+      bell.dataset.notificationsStatus = "connected";
       if (cursor !== null && frame.cursor > cursor) ws.send(JSON.stringify({ action: "sync", after: cursor }));
       else cursor = frame.cursor;
       setUnread(frame.unread_count);
@@ -53,6 +56,7 @@ function connect() {
     }
   };
   ws.onclose = (event) => {
+    bell.dataset.notificationsStatus = "offline";
     if (event.code === 4401) return;
     const delay = Math.min(30000, 500 * 2 ** attempt++) * (0.5 + Math.random() / 2);
     setTimeout(connect, delay);

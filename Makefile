@@ -1,0 +1,47 @@
+# Two commands on a fresh machine (python3 and make):
+#   make demo   virtualenv, migrations, demo accounts, Daphne on http://127.0.0.1:8000
+#   make test   lint, then the suite on SQLite, on PostgreSQL + Redis, and in headless Chromium
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+REDIS  ?= redis://127.0.0.1:6379/0
+
+.PHONY: demo test lint test-sqlite test-postgres test-e2e bench clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo_users
+	@echo "Serving on http://127.0.0.1:8000/ (Ctrl-C to stop)"
+	$(PY) -m daphne -b 127.0.0.1 -p 8000 config.asgi:application
+
+test: lint test-sqlite test-postgres test-e2e
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+# Embedded defaults: SQLite and the in-memory layer (Redis only where a test needs it).
+test-sqlite: $(VENV)/.installed
+	$(PY) -m pytest
+
+# The real services: PostgreSQL and the Redis channel layer for every test.
+test-postgres: $(VENV)/.installed
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(PY) -m pytest
+
+# Headless Chromium against Daphne + Redis + PostgreSQL.
+test-e2e: $(VENV)/.installed
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(PY) -m pytest tests/e2e
+
+bench: $(VENV)/.installed
+	REDIS_URL=$(REDIS) $(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) db.sqlite3 test_db*.sqlite3 tests/e2e/artifacts
