@@ -71,9 +71,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock at BEGIN, so concurrent senders queue
     # instead of failing with "database is locked" on lock upgrade.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    # A file, not :memory:, so that a Daphne subprocess in the tests sees it.
     DATABASES["default"]["TEST"] = {
-        "NAME": os.environ.get("SQLITE_TEST_NAME", str(BASE_DIR / "test_db.sqlite3"))
+        "NAME": os.environ.get("DATABASE_TEST_NAME") or str(BASE_DIR / "test_db.sqlite3")
     }
+elif os.environ.get("DATABASE_TEST_NAME"):
+    # Lets several test runs share one PostgreSQL server.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}
 
 
 def redis_channel_layers(url, prefix=None):
