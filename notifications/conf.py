@@ -32,8 +32,31 @@ DEFAULTS: dict[str, Any] = {
     # Seconds between re-joins of the user's group, so that channels-redis's
     # group_expiry (default one day) never silently unsubscribes an old tab.
     "GROUP_REFRESH_SECONDS": 3600,
+    # Seconds between re-checks of a socket's session (on ping): a socket whose
+    # session expired, was deleted, or whose user changed password or was
+    # deactivated is closed with 4401. Logout closes sockets at once anyway.
+    "REVALIDATE_SECONDS": 60,
     # Largest JSON-encoded ``data`` accepted for one notification, in bytes.
     "MAX_DATA_BYTES": 8192,
+    # Browser client and HTTP API --------------------------------------------
+    # Notifications per page of the inbox dropdown, of the history page, and of
+    # the HTTP list when the request gives no ``limit`` (at most SYNC_PAGE_SIZE).
+    "INBOX_PAGE_SIZE": 20,
+    # Seconds a toast stays before it dismisses itself; 0 keeps every toast
+    # until closed. Levels in TOAST_STICKY_LEVELS always stay.
+    "TOAST_TIMEOUT_SECONDS": 6,
+    "TOAST_STICKY_LEVELS": ("error",),
+    # Most toasts shown at once; the oldest goes when another arrives.
+    "MAX_TOASTS": 5,
+    # After a reconnect, up to this many missed notifications are toasted one
+    # by one; more become a single summary toast (all go to the inbox).
+    "RECOVERY_TOAST_LIMIT": 5,
+    # Seconds between HTTP polls when the websocket cannot be held (a proxy
+    # that blocks websockets); the client keeps retrying the socket meanwhile.
+    "POLL_INTERVAL_SECONDS": 30,
+    # Template the history page extends; it must define the blocks ``title``
+    # and ``content``. The default is a plain standalone page.
+    "BASE_TEMPLATE": "notifications/base.html",
 }
 
 

@@ -26,6 +26,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from . import conf, delivery
+from .auth import aget_user_for_session_key
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
 
     user_id: Any = None
     group: str | None = None
+    session_group: str | None = None
 
     @property
     def channel_layer_alias(self) -> str:  # type: ignore[override]
@@ -94,13 +96,17 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             return
         self.user_id = user.pk
         self.group = delivery.group_name(user.pk)
+        self.session_key = getattr(self.scope.get("session"), "session_key", None)
+        if self.session_key:
+            self.session_group = delivery.session_group_name(self.session_key)
+        self._validated_at = time.monotonic()
         self._tokens = float(conf.get("RATE_LIMIT_BURST"))
         self._tokens_at = time.monotonic()
         try:
             await self._join()
         except LAYER_DOWN_ERRORS as exc:
             logger.warning("Channel layer unavailable at connect (%s); closing with 1013.", exc)
-            self.group = None
+            self.group = self.session_group = None
             await self.accept()
             await self.close(code=CLOSE_TRY_AGAIN_LATER)
             return
@@ -109,10 +115,11 @@ class NotificationConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         """Called when the socket closes: leave the group (best effort)."""
-        if self.group is not None:
-            # Best effort: membership expires with group_expiry anyway.
-            with contextlib.suppress(*LAYER_DOWN_ERRORS):
-                await self.channel_layer.group_discard(self.group, self.channel_name)
+        # Best effort: membership expires with group_expiry anyway.
+        for group in (self.group, self.session_group):
+            if group is not None:
+                with contextlib.suppress(*LAYER_DOWN_ERRORS):
+                    await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Called for each client frame: decode it defensively and dispatch on ``action``."""
@@ -142,6 +149,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                 "unknown_action", "Known actions: " + ", ".join(sorted(self._actions))
             )
             return
+        if not await self._still_authenticated():
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
         try:
             reply = await handler(self, message)
         except InvalidParams as exc:
@@ -155,6 +165,10 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     async def notifications_frame(self, event: dict[str, Any]) -> None:
         """Called for each layer event from ``delivery``: forward its pre-encoded frame."""
         await self.send(text_data=event["text"])
+
+    async def notifications_close(self, event: dict[str, Any]) -> None:
+        """Called when the socket's session logs out: close it."""
+        await self.close(code=event.get("code", CLOSE_UNAUTHENTICATED))
 
     # Actions -----------------------------------------------------------------
 
@@ -177,7 +191,20 @@ class NotificationConsumer(AsyncWebsocketConsumer):
 
     async def _join(self) -> None:
         await self.channel_layer.group_add(self.group, self.channel_name)
+        if self.session_group is not None:
+            await self.channel_layer.group_add(self.session_group, self.channel_name)
         self._joined_at = time.monotonic()
+
+    async def _still_authenticated(self) -> bool:
+        """Re-read the session when due; False if it no longer logs in this user."""
+        if time.monotonic() - self._validated_at < conf.get("REVALIDATE_SECONDS"):
+            return True
+        user = await aget_user_for_session_key(self.session_key)
+        if not user.is_authenticated or user.pk != self.user_id or not user.is_active:
+            logger.info("Session of user %s is no longer valid; closing 4401.", self.user_id)
+            return False
+        self._validated_at = time.monotonic()
+        return True
 
     def _take_token(self) -> bool:
         now = time.monotonic()

@@ -10,9 +10,14 @@ through their cursor.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import contextlib
+import contextvars
 import json
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -36,11 +41,45 @@ FRAME_EVENT = "notifications.frame"
 # group_send calls in flight at once: enough to hide Redis round trips, few
 # enough to stay well inside the connection pool.
 _CONCURRENCY = 100
+# From this many frames on, skip groups without sockets (see _with_listeners);
+# commands per Redis pipeline while finding them.
+_PREFETCH_MIN = 20
+_PIPELINE_SIZE = 2000
 
 
 def group_name(user_id: Any) -> str:
     """Return the channel-layer group of one user's sockets."""
     return f"notifications.user.{user_id}"
+
+
+#: Layer event that closes every socket of one session; handled by
+#: ``NotificationConsumer.notifications_close``.
+CLOSE_EVENT = "notifications.close"
+
+
+def session_group_name(session_key: str) -> str:
+    """Return the group of one login session's sockets (a hash: keys are secrets)."""
+    return "notifications.session." + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
+def close_session_sockets(session_key: str | None, *, code: int = 4401) -> None:
+    """Close every socket opened with ``session_key`` (on logout). Never raises."""
+    if not session_key:
+        return
+    alias = conf.get("CHANNEL_LAYER")
+    try:
+        layer = get_channel_layer(alias)
+        if layer is not None:
+            async_to_sync(layer.group_send)(
+                session_group_name(session_key), {"type": CLOSE_EVENT, "code": code}
+            )
+    except Exception as exc:
+        logger.warning(
+            "Could not close the sockets of a logged-out session (%s: %s); they close at "
+            "their next revalidation.",
+            type(exc).__name__,
+            exc,
+        )
 
 
 def encode(frame: dict[str, Any]) -> str:
@@ -50,7 +89,7 @@ def encode(frame: dict[str, Any]) -> str:
 
 def schedule_created(notifications: Sequence[Notification], *, using: str) -> None:
     """After the current transaction commits, push ``notifications`` and signal them."""
-    if notifications:
+    if notifications and not _muted.get():
         transaction.on_commit(partial(_on_created, list(notifications)), using=using)
 
 
@@ -133,8 +172,16 @@ def send_frames(frames: Iterable[tuple[Any, dict[str, Any]]]) -> int:
 async def _group_send_all(layer: Any, events: list[tuple[str, dict[str, Any]]]) -> int:
     sent = 0
     error: BaseException | None = None
-    for start in range(0, len(events), _CONCURRENCY):
-        batch = events[start : start + _CONCURRENCY]
+    try:
+        pending = await _with_listeners(layer, events)
+    except Exception as exc:
+        pending, error = [], exc
+    else:
+        # A group nobody listens to has nothing to deliver: counted as sent,
+        # exactly as group_send on an empty group would be.
+        sent = len(events) - len(pending)
+    for start in range(0, len(pending), _CONCURRENCY):
+        batch = pending[start : start + _CONCURRENCY]
         results = await asyncio.gather(
             *(layer.group_send(group, event) for group, event in batch),
             return_exceptions=True,
@@ -155,3 +202,102 @@ async def _group_send_all(layer: Any, events: list[tuple[str, dict[str, Any]]]) 
             error,
         )
     return sent
+
+
+async def _with_listeners(
+    layer: Any, events: list[tuple[str, dict[str, Any]]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Return the events whose group has a member, asking Redis in a few pipelines.
+
+    Most recipients of a broadcast have no open tab, and channels-redis's
+    ``group_send`` costs two round trips and ~0.1 ms of CPU even for an empty
+    group (10 000 users: 1.2 s). Counting members with one pipelined ZCOUNT
+    per group, then calling ``group_send`` for the non-empty ones only, does
+    the same deliveries several times faster. This reads channels-redis's
+    group key layout (``_group_key``, ``consistent_hash``, ``group_expiry``):
+    for other layers, or small sends, every event goes through ``group_send``.
+    """
+    try:
+        from channels_redis.core import RedisChannelLayer
+    except ImportError:  # channels-redis is optional.
+        return events
+    if len(events) < _PREFETCH_MIN or not isinstance(layer, RedisChannelLayer):
+        return events
+    # Members whose score is at or below this are expired; group_send would
+    # drop them before sending.
+    expired = int(time.time()) - int(layer.group_expiry)
+    by_shard: dict[int, list[int]] = defaultdict(list)
+    for position, (group, _event) in enumerate(events):
+        by_shard[layer.consistent_hash(group)].append(position)
+    listened = [False] * len(events)
+    for shard, positions in by_shard.items():
+        connection = layer.connection(shard)
+        for start in range(0, len(positions), _PIPELINE_SIZE):
+            chunk = positions[start : start + _PIPELINE_SIZE]
+            pipe = connection.pipeline(transaction=False)
+            for position in chunk:
+                pipe.zcount(layer._group_key(events[position][0]), f"({expired}", "+inf")
+            for position, members in zip(chunk, await pipe.execute(), strict=True):
+                listened[position] = members > 0
+    return [event for event, keep in zip(events, listened, strict=True) if keep]
+
+
+# State changes ---------------------------------------------------------------
+# Reading, unreading and deleting are pushed to every socket of the user, so
+# that all of their open tabs agree. Each frame carries the unread count taken
+# after the change committed, so a tab sets its badge without asking.
+
+
+def schedule_read(user_id: Any, ids: Sequence[int], *, read_at: str, using: str) -> None:
+    """After commit, push ``notification.read`` for ``ids`` (read at ``read_at``, ISO 8601)."""
+    _schedule_change(
+        user_id, {"type": "notification.read", "ids": list(ids), "read_at": read_at}, using
+    )
+
+
+def schedule_unread(user_id: Any, ids: Sequence[int], *, using: str) -> None:
+    """After commit, push ``notification.unread`` for ``ids``."""
+    _schedule_change(user_id, {"type": "notification.unread", "ids": list(ids)}, using)
+
+
+def schedule_deleted(user_id: Any, ids: Sequence[int], *, using: str) -> None:
+    """After commit, push ``notification.deleted`` for ``ids``."""
+    _schedule_change(user_id, {"type": "notification.deleted", "ids": list(ids)}, using)
+
+
+def schedule_read_all(user_id: Any, *, cursor: int, read_at: str, using: str) -> None:
+    """After commit, push ``notifications.read_all``: every cursor up to ``cursor`` is read."""
+    _schedule_change(
+        user_id, {"type": "notifications.read_all", "cursor": cursor, "read_at": read_at}, using
+    )
+
+
+def _schedule_change(user_id: Any, frame: dict[str, Any], using: str) -> None:
+    transaction.on_commit(partial(push_change, user_id, frame), using=using)
+
+
+def push_change(user_id: Any, frame: dict[str, Any]) -> int:
+    """Push ``frame`` plus the user's current ``unread_count`` to their sockets."""
+    count = unread_counts([user_id]).get(user_id, 0)
+    return send_frames([(user_id, {**frame, "unread_count": count})])
+
+
+# Muting ----------------------------------------------------------------------
+# Importing historical rows (import_notifications_hq) must allocate cursors but
+# must neither toast months-old notifications nor fire notification_created.
+
+_muted: contextvars.ContextVar[bool] = contextvars.ContextVar("notifications_muted", default=False)
+
+
+@contextlib.contextmanager
+def muted() -> Iterator[None]:
+    """Create notifications inside the block without pushing or signalling them.
+
+    Rows are saved and get their cursors as usual; clients see them on their
+    next sync. Applies to the current thread or task only.
+    """
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)

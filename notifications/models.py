@@ -256,3 +256,47 @@ class Notification(models.Model):
             "read": self.read_at is not None,
             "read_at": self.read_at.isoformat() if self.read_at else None,
         }
+
+
+class Broadcast(models.Model):
+    """One send from the admin's compose page: who sent what to whom, and how many got it.
+
+    The audience is kept as a description written at send time (user names,
+    group names or "every active user"), so the history stays readable after
+    users or groups are renamed or deleted.
+    """
+
+    class Audience(models.TextChoices):
+        USERS = "users", _("chosen users")
+        GROUPS = "groups", _("groups")
+        EVERYONE = "everyone", _("every active user")
+
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("sender"),
+    )
+    created_at = models.DateTimeField(_("sent at"), default=timezone.now, editable=False)
+    title = models.CharField(_("title"), max_length=200, blank=True)
+    message = models.TextField(_("message"), max_length=2000)
+    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices, default=Level.INFO)
+    url = models.CharField(_("url"), max_length=2000, blank=True)
+    category = models.CharField(_("category"), max_length=100, blank=True)
+    audience = models.CharField(_("audience"), max_length=20, choices=Audience.choices)
+    audience_detail = models.TextField(
+        _("audience detail"),
+        blank=True,
+        help_text=_("The chosen users or groups, by name, at send time."),
+    )
+    recipient_count = models.PositiveIntegerField(_("recipients"), default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("broadcast")
+        verbose_name_plural = _("broadcasts")
+
+    def __str__(self) -> str:
+        return self.title or self.message[:60]

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from django.urls import path
 
+from .auth import SessionAuthMiddlewareStack
 from .consumers import NotificationConsumer
 from .security import OriginValidator
 
@@ -30,5 +30,9 @@ websocket_urlpatterns = [
 
 
 def websocket_application(routes: list[Any] | None = None) -> Any:
-    """Return ``routes`` (default: ours) behind session auth and the origin check."""
-    return OriginValidator(AuthMiddlewareStack(URLRouter(routes or websocket_urlpatterns)))
+    """Return ``routes`` (default: ours) behind session auth and the origin check.
+
+    Session auth is ``SessionAuthMiddlewareStack``: Channels' stack, except that it
+    honours ``SECRET_KEY_FALLBACKS`` and never flushes the HTTP session.
+    """
+    return OriginValidator(SessionAuthMiddlewareStack(URLRouter(routes or websocket_urlpatterns)))

@@ -40,6 +40,10 @@ def pytest_configure(config):
         pytest.exit(f"Skipping this run: {connection_problem}", returncode=0)
     # Fast hashing: tests create many users; logins use force_login anyway.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Several checkouts or sessions may test against one PostgreSQL server at
+    # once: DATABASE_TEST_NAME gives each its own test database (or SQLite file).
+    if test_name := os.environ.get("DATABASE_TEST_NAME"):
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = test_name
     layer = settings.CHANNEL_LAYERS.get("default", {})
     if "redis" in layer.get("BACKEND", ""):
         layer["CONFIG"]["prefix"] = os.environ["CHANNEL_LAYER_PREFIX"]
@@ -142,7 +146,9 @@ def session_cookie(user) -> str:
 
 
 @asynccontextmanager
-async def connected(user=None, *, origin: str = "http://testserver", path="/ws/notifications/"):
+async def connected(
+    user=None, *, origin: str = "http://testserver", path="/ws/notifications/", cookie=None
+):
     """Open a socket through the project's full ASGI stack, as a browser would.
 
     Yields the communicator after the handshake and the initial state frame.
@@ -154,8 +160,9 @@ async def connected(user=None, *, origin: str = "http://testserver", path="/ws/n
     headers = [(b"host", b"testserver")]
     if origin:
         headers.append((b"origin", origin.encode()))
-    if user is not None:
+    if user is not None and cookie is None:
         cookie = await sync_to_async(session_cookie)(user)
+    if cookie is not None:
         headers.append((b"cookie", cookie.encode()))
     communicator = WebsocketCommunicator(application, path, headers=headers)
     try:

@@ -1,21 +1,82 @@
-"""``{% load notifications %}{% notifications_live %}``: the live client on a page."""
+"""``{% load notifications %}{% notifications_live %}``: the live client on a page.
+
+The tag renders the bell with its unread count, the inbox dropdown, the toast
+region and one ``<script type="module">`` configured entirely through
+``data-*`` attributes: every URL is reversed here, so the app can be mounted
+under any prefix, and no inline script is needed under a strict CSP::
+
+    {% load notifications %}
+    {% notifications_live %}                        {# nonce from request.csp_nonce, if set #}
+    {% notifications_live nonce=request.csp_nonce %}
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from django import template
+from django.middleware.csrf import get_token
+from django.urls import reverse
+from django.utils.html import format_html_join
+
+from .. import conf
 
 register = template.Library()
 
+# Reversed in place of an id, then swapped for "{id}" for the client to fill in.
+_ID = 2147483647
+
+#: Seconds between the client's ``ping`` frames (the pong carries cursor + count).
+HEARTBEAT_SECONDS = 25
+
+#: The websocket route of ``notifications.routing.websocket_urlpatterns``.
+SOCKET_PATH = "/ws/notifications/"
+
 
 @register.inclusion_tag("notifications/live.html", takes_context=True)
-def notifications_live(context, nonce=""):
-    """Render the client's stylesheet, script and containers.
+def notifications_live(context: template.Context, nonce: str = "") -> dict[str, Any]:
+    """Render the client for the logged-in user (nothing for anonymous visitors).
 
-    ``nonce`` is put on the script and style tags for a strict CSP, e.g.
-    ``{% notifications_live nonce=request.csp_nonce %}``.
+    ``nonce`` goes on the script and stylesheet tags for a strict CSP; it
+    defaults to ``request.csp_nonce`` (set by django-csp and similar).
     """
     request = context.get("request")
     user = getattr(request, "user", None)
+    if request is None or not (user and user.is_authenticated):
+        return {"enabled": False}
     return {
-        "enabled": bool(user and user.is_authenticated),
-        "socket_path": "/ws/notifications/",
-        "nonce": nonce,
+        "enabled": True,
+        "nonce": nonce or getattr(request, "csp_nonce", "") or "",
+        "history_url": reverse("notifications:history"),
+        # Escaped by format_html_join; attribute values only, never markup.
+        "data_attrs": format_html_join(" ", 'data-{}="{}"', client_config(request).items()),
+    }
+
+
+def client_config(request: Any) -> dict[str, str]:
+    """Return the ``data-*`` attributes (without the prefix) that configure the client."""
+
+    def item_url(name: str) -> str:
+        return reverse(f"notifications:{name}", args=[_ID]).replace(str(_ID), "{id}")
+
+    sticky = conf.get("TOAST_STICKY_LEVELS")
+    return {
+        "user-id": str(request.user.pk),
+        "csrf-token": get_token(request),
+        "socket-path": SOCKET_PATH,
+        "list-url": reverse("notifications:api-list"),
+        "unread-count-url": reverse("notifications:api-unread-count"),
+        "read-all-url": reverse("notifications:api-read-all"),
+        "read-url": item_url("api-read"),
+        "unread-url": item_url("api-unread"),
+        "delete-url": item_url("api-delete"),
+        "history-url": reverse("notifications:history"),
+        "page-size": str(min(conf.get("INBOX_PAGE_SIZE"), conf.get("SYNC_PAGE_SIZE"))),
+        "sync-limit": str(conf.get("SYNC_PAGE_SIZE")),
+        "toast-timeout": str(int(conf.get("TOAST_TIMEOUT_SECONDS") * 1000)),
+        "sticky-levels": ",".join(sticky),
+        "max-toasts": str(conf.get("MAX_TOASTS")),
+        "recovery-toast-limit": str(conf.get("RECOVERY_TOAST_LIMIT")),
+        "poll-interval": str(int(conf.get("POLL_INTERVAL_SECONDS") * 1000)),
+        "heartbeat": str(HEARTBEAT_SECONDS * 1000),
     }

@@ -1,0 +1,362 @@
+"""System checks: catch the set-up mistakes that make sockets fail silently.
+
+Run by ``manage.py check``, ``runserver`` and ``migrate``; the ones that only
+matter in production (``notifications.W002``) by ``manage.py check --deploy``.
+Every message names the setting and the fix. Silence one you have dealt with
+in your own way with ``SILENCED_SYSTEM_CHECKS = ["notifications.W002"]``.
+
+========================  ==================================================
+``notifications.E001``    no channel layer under the alias the app pushes on
+``notifications.E002``    ``CSRF_TRUSTED_ORIGINS`` entry trusting every host
+``notifications.E003``    socket route not behind an origin validator
+``notifications.E004``    socket route not behind session auth
+``notifications.E005``    daphne older than 4.2.2 (CVE-2026-44545/44546)
+``notifications.E006``    ``ASGI_APPLICATION`` cannot be imported
+``notifications.E007``    invalid ``NOTIFICATIONS`` setting
+``notifications.W001``    in-memory channel layer with ``DEBUG = False``
+``notifications.W002``    ``"*"`` in ``ALLOWED_HOSTS`` (``--deploy``)
+``notifications.W003``    channels-redis + redis-py 8 without safe host options
+``notifications.W004``    ``runserver`` does not serve websockets (``DEBUG``)
+``notifications.W005``    no websocket route to ``NotificationConsumer``
+``notifications.W006``    channels-redis ``group_expiry`` ≤ ``GROUP_REFRESH_SECONDS``
+========================  ==================================================
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+
+from . import conf
+
+TAG = "notifications"
+IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
+#: Oldest daphne without CVE-2026-44545 (unbounded message size) and CVE-2026-44546.
+MIN_DAPHNE = (4, 2, 2)
+_ROUTING_HINT = (
+    'Use "websocket": notifications.routing.websocket_application() in your '
+    "ProtocolTypeRouter, or mount notifications.routing.websocket_urlpatterns inside "
+    "AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(...)))."
+)
+
+
+@register(TAG)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Report an invalid ``NOTIFICATIONS`` dict now rather than at the first send."""
+    try:
+        conf._overrides()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), hint="Fix settings.NOTIFICATIONS.", id="notifications.E007")]
+    return []
+
+
+@register(TAG)
+def check_channel_layer(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Check that the push layer exists and can cross processes in production."""
+    alias = _layer_alias()
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    layer = layers.get(alias) if isinstance(layers, dict) else None
+    if not isinstance(layer, dict) or not layer.get("BACKEND"):
+        return [
+            Error(
+                f"settings.CHANNEL_LAYERS has no {alias!r} layer with a BACKEND: "
+                "notifications are saved but never pushed, and sockets are refused.",
+                hint=(
+                    'For one process (development): CHANNEL_LAYERS = {"default": {"BACKEND": '
+                    f'"{IN_MEMORY_LAYER}"}}. For several processes use '
+                    '"channels_redis.core.RedisChannelLayer" (see the README, "Deploy").'
+                ),
+                id="notifications.E001",
+            )
+        ]
+    if layer["BACKEND"] == IN_MEMORY_LAYER and not settings.DEBUG:
+        return [
+            Warning(
+                f"CHANNEL_LAYERS[{alias!r}] is InMemoryChannelLayer while DEBUG is False: "
+                "a notification sent from another process (a second worker, a shell, a "
+                "task queue) never reaches the sockets.",
+                hint='Use "channels_redis.core.RedisChannelLayer" in production.',
+                id="notifications.W001",
+            )
+        ]
+    return []
+
+
+@register(TAG)
+def check_redis_layers(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Check channels-redis host options against redis-py 8 and the group expiry."""
+    layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
+    if not isinstance(layers, dict):
+        return []
+    messages: list[CheckMessage] = []
+    redis_major = (installed_version("redis") or (0,))[0]
+    for alias, layer in layers.items():
+        if not isinstance(layer, dict) or not str(layer.get("BACKEND", "")).startswith(
+            "channels_redis."
+        ):
+            continue
+        config = layer.get("CONFIG") or {}
+        if redis_major >= 8:
+            problems = _redis_host_problems(config.get("hosts") or [("localhost", 6379)])
+            if problems:
+                messages.append(
+                    Warning(
+                        f"CHANNEL_LAYERS[{alias!r}]['CONFIG']['hosts'] with redis-py "
+                        f"{redis_major}: {'; '.join(problems)}. redis-py 8 defaults "
+                        "socket_timeout to 5 s, the same as channels-redis's blocking pop, "
+                        "so every idle socket is closed with 1011 after about 5.5 s "
+                        "(django/channels_redis#422), and caps the pool at 100 connections, "
+                        "so handshakes fail with HTTP 500 in a reconnect storm.",
+                        hint=(
+                            'Write each host as {"address": "redis://...", '
+                            '"socket_timeout": 10, "max_connections": 1000}, or pin "redis<8".'
+                        ),
+                        id="notifications.W003",
+                    )
+                )
+        refresh = _setting("GROUP_REFRESH_SECONDS")
+        expiry = config.get("group_expiry", 86400)
+        if "pubsub" not in layer["BACKEND"] and expiry <= refresh:
+            messages.append(
+                Warning(
+                    f"CHANNEL_LAYERS[{alias!r}]['CONFIG']['group_expiry'] is {expiry} s, not "
+                    f"more than NOTIFICATIONS['GROUP_REFRESH_SECONDS'] ({refresh} s): a socket "
+                    "open longer than group_expiry silently stops receiving pushes.",
+                    hint="Raise group_expiry or lower GROUP_REFRESH_SECONDS below it.",
+                    id="notifications.W006",
+                )
+            )
+    return messages
+
+
+def _redis_host_problems(hosts: Any) -> list[str]:
+    problems = []
+    for host in hosts:
+        if not isinstance(host, dict):
+            problems.append(f"{host!r} sets neither socket_timeout nor max_connections")
+            continue
+        name = host.get("address") or host.get("sentinels") or host
+        timeout = host.get("socket_timeout")
+        if not isinstance(timeout, (int, float)) or timeout <= 5:
+            problems.append(f"{name!r} needs socket_timeout > 5 (has {timeout!r})")
+        if not host.get("max_connections"):
+            problems.append(f"{name!r} needs max_connections")
+    return problems
+
+
+@register(TAG)
+def check_daphne(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Check daphne's version and, in development, that ``runserver`` is daphne's."""
+    messages: list[CheckMessage] = []
+    version = installed_version("daphne")
+    if version is not None and version < MIN_DAPHNE:
+        messages.append(
+            Error(
+                f"daphne {'.'.join(map(str, version))} is installed; versions before "
+                "4.2.2 are open to CVE-2026-44545 (unbounded websocket message size) and "
+                "CVE-2026-44546.",
+                hint='pip install "daphne>=4.2.2"',
+                id="notifications.E005",
+            )
+        )
+    if settings.DEBUG:
+        # Imported here: get_commands() scans every installed app.
+        from django.core.management import get_commands
+
+        owner = get_commands().get("runserver")
+        if owner != "daphne":
+            where = (
+                "is not in INSTALLED_APPS"
+                if "daphne" not in settings.INSTALLED_APPS
+                else f"comes after {owner!r}, whose runserver wins"
+            )
+            messages.append(
+                Warning(
+                    f'"daphne" {where}: "manage.py runserver" serves HTTP only, and '
+                    "every websocket handshake gets a 404.",
+                    hint='Put "daphne" first in INSTALLED_APPS (or run "python -m daphne '
+                    'yourproject.asgi:application").',
+                    id="notifications.W004",
+                )
+            )
+    return messages
+
+
+@register(TAG)
+def check_hosts_and_origins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Reject trusted origins that trust every site: they open the socket to all."""
+    messages: list[CheckMessage] = []
+    for entry in getattr(settings, "CSRF_TRUSTED_ORIGINS", []):
+        if _trusts_everyone(entry):
+            messages.append(
+                Error(
+                    f"CSRF_TRUSTED_ORIGINS contains {entry!r}, a wildcard for every host or a "
+                    "whole top-level domain. The notifications socket accepts handshakes "
+                    "from trusted origins, so any such site could read your users' "
+                    "notifications with their cookies.",
+                    hint='List exact origins ("https://app.example.com") or one domain of '
+                    'yours ("https://*.example.com").',
+                    id="notifications.E002",
+                )
+            )
+    return messages
+
+
+@register(TAG, deploy=True)
+def check_allowed_hosts(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Warn about ``ALLOWED_HOSTS = ["*"]`` in production."""
+    if "*" not in settings.ALLOWED_HOSTS:
+        return []
+    return [
+        Warning(
+            'ALLOWED_HOSTS contains "*". The notifications origin check then only '
+            "requires the Origin to equal the Host header, which a proxy or a DNS rebinding "
+            "attack can make true; Channels' AllowedHostsOriginValidator accepts every "
+            "origin outright.",
+            hint="List your real host names in ALLOWED_HOSTS.",
+            id="notifications.W002",
+        )
+    ]
+
+
+def _trusts_everyone(entry: str) -> bool:
+    entry = entry.strip().lower()
+    host = entry.split("://", 1)[-1].split("/", 1)[0]
+    host = re.sub(r":\d*$", "", host)
+    if "*" not in host:
+        return False
+    rest = host[2:] if host.startswith("*.") else None
+    return rest is None or "*" in rest or "." not in rest
+
+
+@register(TAG)
+def check_websocket_route(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Check that ``ASGI_APPLICATION`` routes our socket behind origin check and auth."""
+    name = getattr(settings, "ASGI_APPLICATION", None)
+    if not name:
+        return [
+            Warning(
+                "settings.ASGI_APPLICATION is not set, so runserver cannot serve the "
+                "notifications socket and its route cannot be checked.",
+                hint='Set ASGI_APPLICATION = "yourproject.asgi.application".',
+                id="notifications.W005",
+            )
+        ]
+    # Imported here: channels.routing imports Django's URL machinery.
+    from channels.routing import get_default_application
+
+    try:
+        application = get_default_application()
+    except Exception as exc:
+        return [
+            Error(
+                f"ASGI_APPLICATION {name!r} cannot be loaded: {type(exc).__name__}: {exc}",
+                hint="Fix the module or the setting; see the README for a working asgi.py.",
+                id="notifications.E006",
+            )
+        ]
+    return websocket_route_messages(application, name=name)
+
+
+def websocket_route_messages(application: Any, *, name: str = "the ASGI application") -> list:
+    """Return check messages for each unsafe route to ``NotificationConsumer``."""
+    routes = list(_consumer_routes(application))
+    if not routes:
+        return [
+            Warning(
+                f"{name} has no websocket route to notifications' NotificationConsumer, so "
+                "no page receives live notifications.",
+                hint=_ROUTING_HINT
+                + " If a custom middleware hides the route from this check, silence it.",
+                id="notifications.W005",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    for chain, has_origin, has_auth in routes:
+        if not has_origin:
+            messages.append(
+                Error(
+                    f"The notifications socket in {name} ({chain}) has no origin validator: "
+                    "any website can open it with your visitors' cookies and read their "
+                    "notifications (cross-site websocket hijacking).",
+                    hint=_ROUTING_HINT,
+                    id="notifications.E003",
+                )
+            )
+        if not has_auth:
+            messages.append(
+                Error(
+                    f"The notifications socket in {name} ({chain}) has no auth middleware "
+                    "above it: scope['user'] is never set and every socket is closed 4401.",
+                    hint=_ROUTING_HINT,
+                    id="notifications.E004",
+                )
+            )
+    return messages
+
+
+def _consumer_routes(
+    node: Any, chain: tuple[str, ...] = (), origin: bool = False, auth: bool = False
+) -> Iterator[tuple[str, bool, bool]]:
+    """Yield ``(chain, origin_checked, authenticated)`` for each route to our consumer."""
+    # Imported here: they import the app's models through the consumer.
+    from channels.auth import AuthMiddleware
+    from channels.routing import ProtocolTypeRouter, URLRouter
+    from channels.security.websocket import OriginValidator as ChannelsOriginValidator
+
+    from .consumers import NotificationConsumer
+    from .security import OriginValidator
+
+    if len(chain) > 50:  # A cycle or an absurd stack: stop rather than recurse for ever.
+        return
+    label = type(node).__name__
+    if isinstance(node, ProtocolTypeRouter):
+        websocket = node.application_mapping.get("websocket")
+        if websocket is not None:
+            yield from _consumer_routes(websocket, (*chain, label), origin, auth)
+        return
+    consumer = getattr(node, "consumer_class", None)
+    if isinstance(consumer, type):
+        if issubclass(consumer, NotificationConsumer):
+            yield " > ".join((*chain, consumer.__name__)), origin, auth
+        return
+    if isinstance(node, URLRouter):
+        for route in node.routes:
+            yield from _consumer_routes(
+                route.callback, (*chain, f"{label}[{route.pattern}]"), origin, auth
+            )
+        return
+    origin = origin or isinstance(node, (OriginValidator, ChannelsOriginValidator))
+    # Any middleware named *Auth* counts: token-auth stacks set scope["user"] too.
+    auth = auth or isinstance(node, AuthMiddleware) or "auth" in label.lower()
+    for attribute in ("application", "inner", "app"):
+        inner = getattr(node, attribute, None)
+        if inner is not None and inner is not node:
+            yield from _consumer_routes(inner, (*chain, label), origin, auth)
+            return
+
+
+def installed_version(distribution: str) -> tuple[int, ...] | None:
+    """Return the installed version of ``distribution`` as integers, or None."""
+    try:
+        version = importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return tuple(int(part) for part in re.findall(r"\d+", version.split("+")[0])[:3])
+
+
+def _layer_alias() -> str:
+    return _setting("CHANNEL_LAYER")
+
+
+def _setting(name: str) -> Any:
+    try:
+        return conf.get(name)
+    except ImproperlyConfigured:
+        return conf.DEFAULTS[name]  # E007 reports the broken setting.

@@ -1,0 +1,21 @@
+"""URLs of the notifications app: ``path("notifications/", include("notifications.urls"))``.
+
+Any prefix works: the client gets every URL from the template tag, which
+reverses these names.
+"""
+
+from django.urls import path
+
+from . import views
+
+app_name = "notifications"
+
+urlpatterns = [
+    path("", views.history, name="history"),
+    path("api/notifications/", views.notification_list, name="api-list"),
+    path("api/notifications/read-all/", views.mark_all_read, name="api-read-all"),
+    path("api/notifications/<int:pk>/read/", views.mark_read, name="api-read"),
+    path("api/notifications/<int:pk>/unread/", views.mark_unread, name="api-unread"),
+    path("api/notifications/<int:pk>/delete/", views.delete, name="api-delete"),
+    path("api/unread-count/", views.unread_count, name="api-unread-count"),
+]

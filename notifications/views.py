@@ -1,0 +1,286 @@
+"""The HTTP JSON API the browser client uses, and a server-rendered history page.
+
+Mount it under any prefix::
+
+    path("notifications/", include("notifications.urls")),
+
+Endpoints, relative to that prefix (session auth; state changes by POST with CSRF):
+
+* ``GET  api/notifications/`` latest page, newest first, ``next`` pages back with ``before``;
+* ``GET  api/notifications/?after=C`` what came after cursor C, oldest first (recovery);
+* ``GET  api/unread-count/``;
+* ``POST api/notifications/<id>/read/``, ``.../unread/``, ``.../delete/``;
+* ``POST api/notifications/read-all/``;
+* ``GET  ''`` the history page, for people without JavaScript.
+
+Another user's id answers exactly like a missing one (404) and changes nothing.
+Every state change is pushed to all of the user's sockets after commit, so
+every open tab agrees. A POST carrying a ``next`` field (a plain HTML form)
+is answered with a redirect instead of JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db import router, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from . import conf, delivery
+from .models import Inbox, Notification
+from .validators import validate_link
+
+View = Callable[..., HttpResponse]
+
+
+class InvalidParams(ValueError):
+    pass
+
+
+def api_login_required(view: View) -> View:
+    """Answer 401 JSON, not a login redirect, to anonymous API requests."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return _error(401, "not_authenticated", "Log in to use the notifications API.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# Reading ---------------------------------------------------------------------
+
+
+@never_cache
+@require_GET
+@api_login_required
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """List the user's notifications: the latest page, an older page, or what came after a cursor.
+
+    ``after=C`` answers oldest first and sets ``complete: false`` when more than
+    ``limit`` are missing (the client then reloads its list). Without it the
+    answer is newest first, and ``next`` fetches the page before the last one.
+    """
+    try:
+        after = _int_arg(request, "after", low=0)
+        before = _int_arg(request, "before", low=1)
+        page = conf.get("SYNC_PAGE_SIZE")
+        limit = _int_arg(request, "limit", low=1, high=page)
+        if limit is None:
+            limit = min(conf.get("INBOX_PAGE_SIZE"), page)
+        if after is not None and before is not None:
+            raise InvalidParams("Give 'after' or 'before', not both.")
+    except InvalidParams as exc:
+        return _error(400, "invalid_params", str(exc))
+    # Read the cursor before the rows: every cursor up to it is then visible
+    # to the row query, so a client may safely jump its cursor to it.
+    cursor = _last_cursor(request.user)
+    mine = Notification.objects.for_user(request.user).select_related("actor")
+    if after is not None:
+        rows = list(mine.after(after)[: limit + 1])
+    else:
+        newest_first = mine.order_by("-cursor")
+        if before is not None:
+            newest_first = newest_first.filter(cursor__lt=before)
+        rows = list(newest_first[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_url = None
+    if more:
+        key = "after" if after is not None else "before"
+        next_url = f"{request.path}?{urlencode({key: rows[-1].cursor, 'limit': limit})}"
+    return JsonResponse(
+        {
+            "results": [n.as_dict() for n in rows],
+            "unread_count": _unread_count(request.user),
+            "cursor": cursor,
+            "complete": not more,
+            "next": next_url,
+        }
+    )
+
+
+@never_cache
+@require_GET
+@api_login_required
+def unread_count(request: HttpRequest) -> HttpResponse:
+    """Return the user's unread count and last cursor."""
+    return JsonResponse(
+        {"unread_count": _unread_count(request.user), "cursor": _last_cursor(request.user)}
+    )
+
+
+# Changing --------------------------------------------------------------------
+
+
+@never_cache
+@require_POST
+@api_login_required
+def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one notification read; push ``notification.read`` if it changed."""
+    using = router.db_for_write(Notification)
+    with transaction.atomic(using=using):
+        mine = Notification.objects.for_user(request.user).filter(pk=pk)
+        if not mine.exists():
+            return _not_found()
+        if mine.mark_read():
+            notification = mine.select_related("actor").get()
+            delivery.schedule_read(
+                request.user.pk,
+                [pk],
+                read_at=notification.read_at.isoformat(),
+                using=using,
+            )
+        else:
+            notification = mine.select_related("actor").get()
+    return _changed(request, {"notification": notification.as_dict()})
+
+
+@never_cache
+@require_POST
+@api_login_required
+def mark_unread(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one notification unread; push ``notification.unread`` if it changed."""
+    using = router.db_for_write(Notification)
+    with transaction.atomic(using=using):
+        mine = Notification.objects.for_user(request.user).filter(pk=pk)
+        if not mine.exists():
+            return _not_found()
+        if mine.mark_unread():
+            delivery.schedule_unread(request.user.pk, [pk], using=using)
+        notification = mine.select_related("actor").get()
+    return _changed(request, {"notification": notification.as_dict()})
+
+
+@never_cache
+@require_POST
+@api_login_required
+def delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Delete one notification; push ``notification.deleted``."""
+    using = router.db_for_write(Notification)
+    with transaction.atomic(using=using):
+        deleted, _ = Notification.objects.for_user(request.user).filter(pk=pk).delete()
+        if not deleted:
+            return _not_found()
+        delivery.schedule_deleted(request.user.pk, [pk], using=using)
+    return _changed(request, {"id": pk})
+
+
+@never_cache
+@require_POST
+@api_login_required
+def mark_all_read(request: HttpRequest) -> HttpResponse:
+    """Mark every notification up to the user's current cursor read.
+
+    The cursor bounds the change, so one that arrives during the request stays
+    unread in every tab; the ``notifications.read_all`` frame carries it.
+    """
+    using = router.db_for_write(Notification)
+    with transaction.atomic(using=using):
+        cursor = _last_cursor(request.user)
+        changed = (
+            Notification.objects.for_user(request.user)
+            .unread()
+            .filter(cursor__lte=cursor)
+            .mark_read()
+        )
+        if changed:
+            delivery.schedule_read_all(
+                request.user.pk, cursor=cursor, read_at=timezone.now().isoformat(), using=using
+            )
+    return _changed(request, {"cursor": cursor, "changed": changed})
+
+
+# The history page ------------------------------------------------------------
+
+
+@never_cache
+@login_required
+def history(request: HttpRequest) -> HttpResponse:
+    """Render the user's notifications, newest first, a page at a time (no JavaScript needed)."""
+    try:
+        before = _int_arg(request, "before", low=1)
+    except InvalidParams:
+        before = None
+    size = conf.get("INBOX_PAGE_SIZE")
+    rows = Notification.objects.for_user(request.user).select_related("actor").order_by("-cursor")
+    if before is not None:
+        rows = rows.filter(cursor__lt=before)
+    page = list(rows[: size + 1])
+    older = f"?{urlencode({'before': page[size - 1].cursor})}" if len(page) > size else None
+    return render(
+        request,
+        "notifications/history.html",
+        {
+            "base_template": conf.get("BASE_TEMPLATE"),
+            "notifications": [(n, _safe_link(n.url)) for n in page[:size]],
+            "unread_count": _unread_count(request.user),
+            "older_url": older,
+            "newest_url": request.path if before is not None else None,
+            "here": request.get_full_path(),
+        },
+    )
+
+
+# Helpers ---------------------------------------------------------------------
+
+
+def _changed(request: HttpRequest, payload: dict[str, Any]) -> HttpResponse:
+    """Answer a state change: JSON with the new unread count, or a redirect for a form."""
+    if "next" in request.POST:
+        target = request.POST["next"]
+        safe = url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+        return HttpResponseRedirect(
+            target if safe else reverse("notifications:history"), status=303
+        )
+    return JsonResponse({**payload, "unread_count": _unread_count(request.user)})
+
+
+def _safe_link(url: str) -> str | None:
+    """Return ``url`` if it may be rendered as a link (``update()`` skips validators)."""
+    try:
+        validate_link(url)
+    except ValidationError:
+        return None
+    return url or None
+
+
+def _unread_count(user: Any) -> int:
+    return Notification.objects.for_user(user).unread().count()
+
+
+def _last_cursor(user: Any) -> int:
+    cursor = Inbox.objects.filter(user=user).values_list("last_cursor", flat=True).first()
+    return cursor or 0
+
+
+def _int_arg(request: HttpRequest, name: str, *, low: int, high: int = 2**63 - 1) -> int | None:
+    raw = request.GET.get(name)
+    if raw is None or raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidParams(f"{name!r} must be an integer from {low} to {high}.")
+    return int(raw)
+
+
+def _not_found() -> HttpResponse:
+    # The same answer for a missing id and another user's id: no probing.
+    return _error(404, "not_found", "No such notification.")
+
+
+def _error(status: int, code: str, detail: str) -> HttpResponse:
+    return JsonResponse({"error": code, "detail": detail}, status=status)

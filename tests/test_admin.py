@@ -1,0 +1,436 @@
+"""The admin: who may compose, preview then send, the history, the changelist."""
+
+import os
+import re
+import time
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+import notifications
+from notifications.models import Broadcast, Notification
+
+pytestmark = pytest.mark.django_db
+
+SEND_URL = "/admin/notifications/notification/send/"
+CHANGELIST_URL = "/admin/notifications/notification/"
+HISTORY_URL = "/admin/notifications/broadcast/"
+
+
+def grant(user, *codenames):
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+
+
+@pytest.fixture
+def superuser(make_user):
+    return make_user("root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def sender(make_user):
+    """Staff allowed to send and to see the list and the history, nothing more."""
+    user = make_user("sender", is_staff=True)
+    grant(user, "add_notification", "view_notification", "view_broadcast")
+    return user
+
+
+def client_for(user, **kwargs):
+    client = Client(**kwargs)
+    client.force_login(user)
+    return client
+
+
+def compose(step="_send", **data):
+    return {
+        "title": "Maintenance",
+        "message": "Down at 6",
+        "level": "20",
+        "url": "",
+        "category": "ops",
+        "audience": "everyone",
+        step: "1",
+        **data,
+    }
+
+
+# Permissions --------------------------------------------------------------
+
+
+def test_anonymous_is_sent_to_the_admin_login(alice):
+    response = Client().post(SEND_URL, compose())
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    assert not Notification.objects.exists()
+
+
+def test_non_staff_is_refused(alice):
+    client = client_for(alice)
+    grant(alice, "add_notification")  # Permission without staff status is not enough.
+    assert client.get(SEND_URL).status_code == 302
+    response = client.post(SEND_URL, compose())
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    assert not Notification.objects.exists()
+
+
+def test_staff_without_add_permission_is_refused(make_user, alice):
+    staff = make_user("viewer", is_staff=True)
+    grant(staff, "view_notification", "change_notification")
+    client = client_for(staff)
+    assert client.get(SEND_URL).status_code == 403
+    assert client.post(SEND_URL, compose()).status_code == 403
+    assert not Notification.objects.exists()
+    assert not Broadcast.objects.exists()
+
+
+def test_changelist_links_to_compose_page_only_for_senders(make_user, sender):
+    assert SEND_URL in client_for(sender).get(CHANGELIST_URL).content.decode()
+    viewer = make_user("viewer", is_staff=True)
+    grant(viewer, "view_notification")
+    assert SEND_URL not in client_for(viewer).get(CHANGELIST_URL).content.decode()
+
+
+def test_csrf_is_enforced(sender, alice):
+    client = client_for(sender, enforce_csrf_checks=True)
+    assert client.post(SEND_URL, compose()).status_code == 403
+    assert not Notification.objects.exists()
+
+    page = client.get(SEND_URL)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())[1]
+    response = client.post(SEND_URL, compose(csrfmiddlewaretoken=token))
+    assert response.status_code == 302
+    assert Notification.objects.count() == 2  # alice and the sender: every active user.
+
+
+# Compose, preview, send ---------------------------------------------------
+
+
+def test_compose_page_renders_form_with_autocomplete(sender):
+    response = client_for(sender).get(SEND_URL)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'name="_preview"' in html
+    assert 'name="_send"' not in html
+    assert 'data-field-name="recipient"' in html  # users autocomplete
+    assert 'data-field-name="groups"' in html
+    assert "admin/js/autocomplete.js" in html
+
+
+def test_preview_shows_escaped_toast_and_count_and_sends_nothing(sender, alice, bob):
+    response = client_for(sender).post(
+        SEND_URL,
+        compose(
+            "_preview",
+            title="<img src=x onerror=alert(1)>",
+            level="30",
+            audience="users",
+            users=[alice.pk, bob.pk],
+        ),
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    toast = re.search(r'<div class="ntf-toast" data-level="warning">(.*?)</div>', html)[1]
+    assert toast == (
+        "<strong>&lt;img src=x onerror=alert(1)&gt;</strong><span>Down at 6</span>"
+    )
+    assert 'data-recipient-count="2"' in html
+    assert 'name="_send" class="default" value="Send to 2 users"' in html
+    assert "alice, bob" in html
+    # The content is frozen in hidden fields for the Send step.
+    assert f'<input type="hidden" name="users" value="{alice.pk}"' in html
+    assert not Notification.objects.exists()
+
+
+def test_invalid_compose_shows_errors_and_sends_nothing(sender):
+    response = client_for(sender).post(SEND_URL, compose(url="javascript:alert(1)"))
+    assert response.status_code == 200
+    assert "errornote" in response.content.decode()
+    assert response.context["form"].errors["url"]
+    assert not Notification.objects.exists()
+
+
+def test_edit_goes_back_to_the_form_with_the_values(sender, alice):
+    response = client_for(sender).post(
+        SEND_URL, compose("_edit", title="Keep me", audience="users", users=[alice.pk])
+    )
+    html = response.content.decode()
+    assert 'name="_preview"' in html
+    assert 'value="Keep me"' in html
+    assert f'<option value="{alice.pk}" selected>alice</option>' in html
+    assert not Notification.objects.exists()
+
+
+def test_send_creates_notifications_records_history_and_reports_count(sender, alice, bob):
+    client = client_for(sender)
+    response = client.post(
+        SEND_URL, compose(url="/status/", level="25", audience="users", users=[alice.pk, bob.pk])
+    )
+    assert response.status_code == 302
+    assert response["Location"] == HISTORY_URL
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ["Sent to 2 users."]
+
+    sent = Notification.objects.order_by("recipient__username")
+    assert [n.recipient for n in sent] == [alice, bob]
+    assert {(n.title, n.message, n.level, n.url, n.category, n.actor) for n in sent} == {
+        ("Maintenance", "Down at 6", 25, "/status/", "ops", sender)
+    }
+    broadcast = Broadcast.objects.get()
+    assert broadcast.sender == sender
+    assert broadcast.audience == "users"
+    assert broadcast.audience_detail == "alice, bob"
+    assert broadcast.recipient_count == 2
+    assert (broadcast.title, broadcast.message, broadcast.level) == ("Maintenance", "Down at 6", 25)
+    assert broadcast.created_at == sent[0].created_at
+
+
+def test_send_to_groups_gives_a_member_of_two_groups_one_notification(sender, make_user):
+    red, blue = Group.objects.create(name="red"), Group.objects.create(name="blue")
+    both, only_blue = make_user("both"), make_user("only_blue")
+    inactive = make_user("inactive", is_active=False)
+    both.groups.add(red, blue)
+    only_blue.groups.add(blue)
+    inactive.groups.add(red)
+    make_user("outsider")
+    client_for(sender).post(SEND_URL, compose(audience="groups", groups=[red.pk, blue.pk]))
+    assert sorted(Notification.objects.values_list("recipient__username", flat=True)) == [
+        "both",
+        "only_blue",
+    ]
+    assert Broadcast.objects.get().audience_detail == "blue, red"
+
+
+def test_send_to_everyone_skips_inactive_users(sender, make_user):
+    active = [make_user() for _ in range(3)]
+    make_user("gone", is_active=False)
+    client_for(sender).post(SEND_URL, compose(audience="everyone"))
+    assert set(Notification.objects.values_list("recipient", flat=True)) == {
+        sender.pk,
+        *(u.pk for u in active),
+    }
+    assert Broadcast.objects.get().recipient_count == 4
+
+
+def test_sender_without_history_permission_returns_to_compose_page(make_user, alice):
+    staff = make_user("only_add", is_staff=True)
+    grant(staff, "add_notification")
+    response = client_for(staff).post(SEND_URL, compose(audience="users", users=[alice.pk]))
+    assert response.status_code == 302
+    assert response["Location"] == SEND_URL
+    assert Notification.objects.get().recipient == alice
+
+
+def _queries_for_send(sender, make_user, n_users, django_capture_on_commit_callbacks):
+    group = Group.objects.create(name=f"group of {n_users}")
+    group.user_set.add(*(make_user() for _ in range(n_users)))
+    client = client_for(sender)
+    data = compose(audience="groups", groups=[group.pk])
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = client.post(SEND_URL, data)
+    assert response.status_code == 302
+    assert Notification.objects.filter(recipient__groups=group).count() == n_users
+    return len(queries)
+
+
+def test_query_count_does_not_grow_with_the_audience(
+    sender, make_user, django_capture_on_commit_callbacks
+):
+    # 50 recipients still fit one INSERT under SQLite's parameter limit; the
+    # count includes the pushes run after commit.
+    small = _queries_for_send(sender, make_user, 2, django_capture_on_commit_callbacks)
+    large = _queries_for_send(sender, make_user, 50, django_capture_on_commit_callbacks)
+    assert small == large
+
+
+# History ------------------------------------------------------------------
+
+
+def test_history_lists_who_sent_what_to_whom(sender, alice):
+    client = client_for(sender)
+    client.post(SEND_URL, compose(title="Hello all", audience="users", users=[alice.pk]))
+    html = client.get(HISTORY_URL).content.decode()
+    assert "Hello all" in html
+    assert "sender" in html
+    assert "chosen users" in html
+    assert "alice" in html
+    broadcast = Broadcast.objects.get()
+    assert client.get(f"{HISTORY_URL}{broadcast.pk}/change/").status_code == 200
+
+
+def test_history_links_to_exactly_the_notifications_of_that_send(superuser, alice, bob):
+    client = client_for(superuser)
+    client.post(SEND_URL, compose(title="First", audience="users", users=[alice.pk, bob.pk]))
+    notifications.send(alice, "unrelated")
+    html = client.get(HISTORY_URL).content.decode()
+    link = re.search(r'<a href="(/admin/notifications/notification/\?created_at=[^"]+)"', html)[1]
+    response = client.get(link.replace("&amp;", "&"))
+    assert response.status_code == 200
+    shown = list(response.context["cl"].result_list)
+    assert sorted(n.recipient.username for n in shown) == ["alice", "bob"]
+    assert {n.title for n in shown} == {"First"}
+
+
+def test_history_is_read_only(superuser):
+    client = client_for(superuser)
+    assert client.get(HISTORY_URL + "add/").status_code == 403
+
+
+# Notification changelist --------------------------------------------------
+
+
+def test_changelist_query_count_does_not_grow_with_rows(superuser, make_user):
+    client = client_for(superuser)
+
+    def queries_for_page():
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(CHANGELIST_URL).status_code == 200
+        return len(queries)
+
+    notifications.send([make_user() for _ in range(2)], "few", category="a")
+    few = queries_for_page()
+    notifications.send([make_user() for _ in range(30)], "many", category="b")
+    assert queries_for_page() == few
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("read=no", {"unread one"}),
+        ("read=yes", {"read one"}),
+        ("category=billing", {"read one"}),
+        ("level__exact=40", {"read one"}),
+        ("q=alice", {"unread one"}),
+        ("q=unread", {"unread one"}),
+        ("q=bob", {"read one"}),
+        ("q=bo", set()),  # Usernames match exactly.
+    ],
+)
+def test_changelist_filters_and_search(superuser, alice, bob, query, expected):
+    notifications.info(alice, "unread one", category="news")
+    notifications.error(bob, "read one", category="billing")
+    bob.notifications.mark_read()
+    response = client_for(superuser).get(f"{CHANGELIST_URL}?{query}")
+    assert response.status_code == 200
+    assert {n.message for n in response.context["cl"].result_list} == expected
+
+
+def test_category_filter_offers_recent_categories(superuser, alice):
+    notifications.send(alice, "x", category="billing")
+    html = client_for(superuser).get(CHANGELIST_URL).content.decode()
+    assert "?category=billing" in html
+
+
+def test_mark_read_and_unread_actions(superuser, alice, bob):
+    first, second = notifications.send([alice, bob], "hi")
+    client = client_for(superuser)
+    selected = [first.pk, second.pk]
+    response = client.post(CHANGELIST_URL, {"action": "mark_read", "_selected_action": selected})
+    assert response.status_code == 302
+    assert not Notification.objects.unread().exists()
+    assert "2 notifications marked as read." in [str(m) for m in get_messages(response.wsgi_request)]
+    client.post(CHANGELIST_URL, {"action": "mark_unread", "_selected_action": [first.pk]})
+    assert list(Notification.objects.unread()) == [first]
+
+
+def test_read_actions_need_change_permission(make_user, alice):
+    viewer = make_user("viewer", is_staff=True)
+    grant(viewer, "view_notification")
+    (notification,) = notifications.send(alice, "hi")
+    client = client_for(viewer)
+    client.post(CHANGELIST_URL, {"action": "mark_read", "_selected_action": [notification.pk]})
+    notification.refresh_from_db()
+    assert notification.read_at is None
+
+
+def test_delete_action_is_available(superuser, alice):
+    (notification,) = notifications.send(alice, "hi")
+    client = client_for(superuser)
+    client.post(
+        CHANGELIST_URL,
+        {"action": "delete_selected", "_selected_action": [notification.pk], "post": "yes"},
+    )
+    assert not Notification.objects.exists()
+
+
+def test_saved_notification_keeps_its_recipient(superuser, alice):
+    (notification,) = notifications.send(alice, "hi")
+    response = client_for(superuser).get(f"{CHANGELIST_URL}{notification.pk}/change/")
+    assert response.status_code == 200
+    assert "recipient" not in response.context["adminform"].form.fields
+
+
+def test_add_form_uses_autocomplete_for_users(superuser):
+    html = client_for(superuser).get(CHANGELIST_URL + "add/").content.decode()
+    assert 'data-field-name="recipient"' in html
+    assert 'data-field-name="actor"' in html
+
+
+# Benchmark ----------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    not os.environ.get("ADMIN_BENCH"), reason="benchmark: set ADMIN_BENCH=1 (PostgreSQL + Redis)"
+)
+@pytest.mark.django_db(transaction=True)
+def test_benchmark_broadcast_to_everyone(superuser, redis_layer, monkeypatch):
+    """Time one admin POST to every active user; ADMIN_BENCH_USERS/_ONLINE/_ROUNDS tune it."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+    from django.contrib.auth import get_user_model
+
+    from notifications import delivery
+
+    n_users = int(os.environ.get("ADMIN_BENCH_USERS", "10000"))
+    online = int(os.environ.get("ADMIN_BENCH_ONLINE", "1000"))
+    rounds = int(os.environ.get("ADMIN_BENCH_ROUNDS", "5"))
+    user_model = get_user_model()
+    users = user_model.objects.bulk_create(
+        user_model(username=f"bench{i}", password="!") for i in range(n_users - 1)
+    )
+    # Online users: a (never read) channel in their group, so group_send does
+    # the full work of a delivery, as with an open tab.
+    layer = get_channel_layer()
+
+    async def subscribe():
+        for user in users[:online]:
+            await layer.group_add(delivery.group_name(user.pk), f"bench.{user.pk}!x")
+
+    async_to_sync(subscribe)()
+
+    timings = {}
+    real_push = delivery.push_created
+
+    def timed_push(created):
+        started = time.perf_counter()
+        timings["pushed"] = real_push(created)
+        timings["push_s"] = time.perf_counter() - started
+        return timings["pushed"]
+
+    monkeypatch.setattr(delivery, "push_created", timed_push)
+    client = client_for(superuser)
+    results = []
+    for _ in range(rounds):
+        timings.clear()
+        started = time.perf_counter()
+        response = client.post(SEND_URL, compose(audience="everyone"))
+        total = time.perf_counter() - started
+        assert response.status_code == 302
+        results.append((total, timings["push_s"], timings["pushed"]))
+    rows = Notification.objects.count()
+    assert rows == n_users * rounds
+    totals = sorted(r[0] for r in results)
+    pushes = sorted(r[1] for r in results)
+    median = rounds // 2
+    print(
+        f"\nadmin broadcast to {n_users} users ({online} online), {connection.vendor}, "
+        f"{rounds} rounds: request median {totals[median]:.3f}s "
+        f"(min {totals[0]:.3f}, max {totals[-1]:.3f}); push after commit median "
+        f"{pushes[median]:.3f}s; before push median {totals[median] - pushes[median]:.3f}s; "
+        f"frames sent per round {[r[2] for r in results]}; rows {rows}"
+    )

@@ -1,0 +1,96 @@
+"""Session authentication of sockets: key rotation, revalidation, logout."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.sessions.backends.db import SessionStore
+from django.test import override_settings
+
+from tests.conftest import connected, session_cookie
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+OLD_KEY = "old-secret-key-" + "x" * 40
+NEW_KEY = "new-secret-key-" + "y" * 40
+
+
+async def handshake(ws):
+    assert (await ws.connect(timeout=5))[0]
+    return await ws.receive_json_from(timeout=5)
+
+
+@sync_to_async
+def session_exists(cookie):
+    key = cookie.split("=", 1)[1]
+    return SessionStore().exists(key)
+
+
+async def test_rotated_secret_key_keeps_socket_and_http_session(alice):
+    with override_settings(SECRET_KEY=OLD_KEY):
+        cookie = await sync_to_async(session_cookie)(alice)
+    with override_settings(SECRET_KEY=NEW_KEY, SECRET_KEY_FALLBACKS=[OLD_KEY]):
+        async with connected(cookie=cookie) as ws:
+            assert (await handshake(ws))["type"] == "state"
+    # Channels' stock get_user would have flushed it: HTTP logged out too.
+    assert await session_exists(cookie)
+
+
+async def test_unknown_secret_key_is_anonymous_but_session_untouched(alice):
+    with override_settings(SECRET_KEY=OLD_KEY):
+        cookie = await sync_to_async(session_cookie)(alice)
+    with override_settings(SECRET_KEY=NEW_KEY, SECRET_KEY_FALLBACKS=[]):
+        async with connected(cookie=cookie) as ws:
+            await ws.connect(timeout=5)
+            assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+    assert await session_exists(cookie)
+
+
+@pytest.mark.parametrize("change", ["password", "deactivate", "delete_session"])
+async def test_revoked_session_is_closed_4401_at_next_revalidation(alice, change):
+    cookie = await sync_to_async(session_cookie)(alice)
+
+    @sync_to_async
+    def revoke():
+        if change == "password":
+            alice.set_password("changed")
+            alice.save()
+        elif change == "deactivate":
+            alice.is_active = False
+            alice.save()
+        else:
+            SessionStore(cookie.split("=", 1)[1]).delete()
+
+    with override_settings(NOTIFICATIONS={"REVALIDATE_SECONDS": 0}):
+        async with connected(cookie=cookie) as ws:
+            await handshake(ws)
+            await ws.send_json_to({"action": "ping"})
+            assert (await ws.receive_json_from(timeout=5))["type"] == "pong"
+            await revoke()
+            await ws.send_json_to({"action": "sync", "after": 0})
+            assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_logout_over_http_closes_that_sessions_sockets_only(alice):
+    cookie = await sync_to_async(session_cookie)(alice)
+    other_cookie = await sync_to_async(session_cookie)(alice)
+
+    @sync_to_async
+    def logout():
+        from django.test import Client
+
+        client = Client()
+        client.cookies.load(cookie)
+        assert client.post("/logout/").status_code == 302
+
+    async with connected(cookie=cookie) as ws1, connected(cookie=cookie) as ws2:
+        async with connected(cookie=other_cookie) as other:
+            for ws in (ws1, ws2, other):
+                await handshake(ws)
+            await logout()
+            for ws in (ws1, ws2):
+                assert await ws.receive_output(timeout=5) == {
+                    "type": "websocket.close",
+                    "code": 4401,
+                }
+            # Another browser of the same user stays connected.
+            await other.send_json_to({"action": "ping"})
+            assert (await other.receive_json_from(timeout=5))["type"] == "pong"
