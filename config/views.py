@@ -1,7 +1,10 @@
 """Demo pages: a home page that shows live notifications, and a test button."""
 
+import secrets
+
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.http import HttpResponse
+from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 import notifications
@@ -11,6 +14,28 @@ import notifications
 def home(request):
     recent = request.user.notifications.select_related("actor")[:10]
     return render(request, "home.html", {"recent": recent})
+
+
+@login_required
+def strict_csp(request):
+    """Serve the home page under a strict Content-Security-Policy (nonce, no inline script)."""
+    # django-csp and similar set request.csp_nonce; {% notifications_live %} picks it up.
+    request.csp_nonce = nonce = secrets.token_urlsafe(16)
+    recent = request.user.notifications.select_related("actor")[:10]
+    response = render(request, "home.html", {"recent": recent, "strict_csp": True})
+    response["Content-Security-Policy"] = "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src 'nonce-{nonce}'",
+            f"style-src 'self' 'nonce-{nonce}'",
+            "connect-src 'self'",
+            "img-src 'self'",
+            "form-action 'self'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    return response
 
 
 @login_required
@@ -27,4 +52,6 @@ def send_test(request):
         url="/",
         category="demo",
     )
-    return redirect("home")
+    # 204: the browser stays on the page, so the toast arrives over the socket
+    # in the page that pressed the button (a redirect would reload it).
+    return HttpResponse(status=204)

@@ -282,7 +282,7 @@ class BroadcastAdmin(admin.ModelAdmin):
         "recipient_count",
         "notifications_link",
     ]
-    list_filter = ["audience", "level", ("created_at", admin.DateFieldListFilter)]
+    list_filter = ["audience", "level"]
     list_select_related = ["sender"]
     search_fields = ["title", "message", "sender__username", "audience_detail"]
     date_hierarchy = "created_at"

@@ -215,10 +215,10 @@ def check_allowed_hosts(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
         return []
     return [
         Warning(
-            'ALLOWED_HOSTS contains "*". The notifications origin check then only '
-            "requires the Origin to equal the Host header, which a proxy or a DNS rebinding "
-            "attack can make true; Channels' AllowedHostsOriginValidator accepts every "
-            "origin outright.",
+            'ALLOWED_HOSTS contains "*": Django no longer validates the Host header, and '
+            "the notifications origin check then only requires the Origin to match whatever "
+            "Host the request claims (Channels' AllowedHostsOriginValidator would accept "
+            "every origin outright).",
             hint="List your real host names in ALLOWED_HOSTS.",
             id="notifications.W002",
         )
@@ -282,7 +282,8 @@ def websocket_route_messages(application: Any, *, name: str = "the ASGI applicat
         if not has_origin:
             messages.append(
                 Error(
-                    f"The notifications socket in {name} ({chain}) has no origin validator: "
+                    f"The notifications socket in {name} ({chain}) has no origin validator, "
+                    "or one that allows '*': "
                     "any website can open it with your visitors' cookies and read their "
                     "notifications (cross-site websocket hijacking).",
                     hint=_ROUTING_HINT,
@@ -332,7 +333,16 @@ def _consumer_routes(
                 route.callback, (*chain, f"{label}[{route.pattern}]"), origin, auth
             )
         return
-    origin = origin or isinstance(node, (OriginValidator, ChannelsOriginValidator))
+    # Channels' validator with "*" (or AllowedHostsOriginValidator with "*" in
+    # ALLOWED_HOSTS) lets every origin through: it does not count.
+    origin = (
+        origin
+        or isinstance(node, OriginValidator)
+        or (
+            isinstance(node, ChannelsOriginValidator)
+            and "*" not in (getattr(node, "allowed_origins", None) or ())
+        )
+    )
     # Any middleware named *Auth* counts: token-auth stacks set scope["user"] too.
     auth = auth or isinstance(node, AuthMiddleware) or "auth" in label.lower()
     for attribute in ("application", "inner", "app"):

@@ -10,9 +10,9 @@ through their cursor.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import contextlib
 import contextvars
+import hashlib
 import json
 import logging
 import time
@@ -175,11 +175,13 @@ async def _group_send_all(layer: Any, events: list[tuple[str, dict[str, Any]]]) 
     try:
         pending = await _with_listeners(layer, events)
     except Exception as exc:
-        pending, error = [], exc
-    else:
-        # A group nobody listens to has nothing to deliver: counted as sent,
-        # exactly as group_send on an empty group would be.
-        sent = len(events) - len(pending)
+        # The shortcut reads channels-redis internals; if they moved (or Redis
+        # is down), take the plain path, which reports real failures below.
+        logger.debug("Listener prefetch failed (%s); sending to every group.", exc)
+        pending = events
+    # A group nobody listens to has nothing to deliver: counted as sent,
+    # exactly as group_send on an empty group would be.
+    sent = len(events) - len(pending)
     for start in range(0, len(pending), _CONCURRENCY):
         batch = pending[start : start + _CONCURRENCY]
         results = await asyncio.gather(

@@ -15,6 +15,7 @@ Open a logged-in socket through the project's own ``ASGI_APPLICATION``::
     from notifications.testing import communicator
 
     @pytest.mark.django_db(transaction=True)
+    @pytest.mark.asyncio
     async def test_socket(alice):
         socket = await communicator(alice)
         connected, _ = await socket.connect()

@@ -18,9 +18,9 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.test import Client
 
 from config.settings import redis_channel_layers
+from notifications.testing import session_cookie
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or os.environ.get(
@@ -139,12 +139,6 @@ def bob(make_user):
     return make_user("bob")
 
 
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-
-
 @asynccontextmanager
 async def connected(
     user=None, *, origin: str = "http://testserver", path="/ws/notifications/", cookie=None
@@ -207,6 +201,7 @@ class DaphneServer:
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "PYTHONUNBUFFERED": "1",
         }
+        self.env = env  # kept for start_again()
         self.log = open(ROOT / f".daphne-{self.port}.log", "w+b")  # noqa: SIM115
         self.process = subprocess.Popen(
             [
@@ -243,6 +238,27 @@ class DaphneServer:
         self.log.flush()
         self.log.seek(0)
         return self.log.read().decode(errors="replace")
+
+    def halt(self) -> None:
+        """Stop the process (as a deploy or crash would), keeping the port and log."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def start_again(self) -> None:
+        """Start a new process on the same port after ``halt()``; wait until it listens."""
+        self.process = subprocess.Popen(
+            self.process.args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_for_port(timeout=20)
 
     def stop(self) -> None:
         if self.process.poll() is None:

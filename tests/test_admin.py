@@ -133,9 +133,10 @@ def test_preview_shows_escaped_toast_and_count_and_sends_nothing(sender, alice, 
     )
     assert response.status_code == 200
     html = response.content.decode()
-    toast = re.search(r'<div class="ntf-toast" data-level="warning">(.*?)</div>', html)[1]
+    toast = re.search(r'<div class="ntf-toast" data-level="warning">(.*?)</div></div>', html)[1]
     assert toast == (
-        "<strong>&lt;img src=x onerror=alert(1)&gt;</strong><span>Down at 6</span>"
+        '<div class="ntf-toast-body"><strong class="ntf-title">&lt;img src=x onerror=alert(1)&gt;'
+        '</strong><span class="ntf-message">Down at 6</span>'
     )
     assert 'data-recipient-count="2"' in html
     assert 'name="_send" class="default" value="Send to 2 users"' in html
@@ -248,6 +249,52 @@ def test_query_count_does_not_grow_with_the_audience(
     assert small == large
 
 
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_broadcast_reaches_open_sockets_over_redis(redis_layer):
+    """Large sends skip groups without sockets in Redis; open sockets still get theirs."""
+    from asgiref.sync import sync_to_async
+
+    from notifications import delivery
+    from tests.conftest import connected
+
+    @sync_to_async
+    def setup():
+        from django.contrib.auth import get_user_model
+
+        user_model = get_user_model()
+        root = user_model.objects.create_superuser("root", password="pw")
+        team = Group.objects.create(name="team")
+        members = [user_model.objects.create_user(f"m{i}") for i in range(40)]
+        team.user_set.add(*members)
+        outsider = user_model.objects.create_user("outsider")
+        return root, team, members, outsider
+
+    root, team, members, outsider = await setup()
+    assert len(members) > delivery._PREFETCH_MIN  # The Redis fast path is taken.
+
+    @sync_to_async
+    def broadcast():
+        response = client_for(root).post(SEND_URL, compose(audience="groups", groups=[team.pk]))
+        assert response.status_code == 302
+
+    async with (
+        connected(members[0]) as first,
+        connected(members[-1]) as last,
+        connected(outsider) as other,
+    ):
+        for ws in (first, last, other):
+            assert (await ws.connect(timeout=5))[0]
+            assert (await ws.receive_json_from(timeout=5))["type"] == "state"
+        await broadcast()
+        for ws in (first, last):
+            frame = await ws.receive_json_from(timeout=5)
+            assert frame["type"] == "notification.created"
+            assert frame["notification"]["title"] == "Maintenance"
+            assert frame["unread_count"] == 1
+        assert await other.receive_nothing(timeout=0.5)
+
+
 # History ------------------------------------------------------------------
 
 
@@ -333,7 +380,9 @@ def test_mark_read_and_unread_actions(superuser, alice, bob):
     response = client.post(CHANGELIST_URL, {"action": "mark_read", "_selected_action": selected})
     assert response.status_code == 302
     assert not Notification.objects.unread().exists()
-    assert "2 notifications marked as read." in [str(m) for m in get_messages(response.wsgi_request)]
+    assert "2 notifications marked as read." in [
+        str(m) for m in get_messages(response.wsgi_request)
+    ]
     client.post(CHANGELIST_URL, {"action": "mark_unread", "_selected_action": [first.pk]})
     assert list(Notification.objects.unread()) == [first]
 
@@ -378,7 +427,7 @@ def test_add_form_uses_autocomplete_for_users(superuser):
     not os.environ.get("ADMIN_BENCH"), reason="benchmark: set ADMIN_BENCH=1 (PostgreSQL + Redis)"
 )
 @pytest.mark.django_db(transaction=True)
-def test_benchmark_broadcast_to_everyone(superuser, redis_layer, monkeypatch):
+def test_benchmark_broadcast_to_everyone(superuser, redis_layer, monkeypatch, request):
     """Time one admin POST to every active user; ADMIN_BENCH_USERS/_ONLINE/_ROUNDS tune it."""
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
@@ -401,7 +450,13 @@ def test_benchmark_broadcast_to_everyone(superuser, redis_layer, monkeypatch):
         for user in users[:online]:
             await layer.group_add(delivery.group_name(user.pk), f"bench.{user.pk}!x")
 
+    async def unsubscribe():
+        for user in users[:online]:
+            await layer.group_discard(delivery.group_name(user.pk), f"bench.{user.pk}!x")
+
     async_to_sync(subscribe)()
+    # Messages queued for the fake channels expire within the layer's expiry (60 s).
+    request.addfinalizer(async_to_sync(unsubscribe))
 
     timings = {}
     real_push = delivery.push_created
@@ -413,6 +468,29 @@ def test_benchmark_broadcast_to_everyone(superuser, redis_layer, monkeypatch):
         return timings["pushed"]
 
     monkeypatch.setattr(delivery, "push_created", timed_push)
+
+    def timed(owner, name, key):
+        real = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                timings[key] = timings.get(key, 0) + time.perf_counter() - started
+
+        monkeypatch.setattr(owner, name, wrapper)
+
+    # Where the time before the push goes (wrappers around the real calls).
+    from django.db.models import QuerySet
+
+    from notifications import api
+    from notifications.models import InboxManager
+
+    timed(api, "recipient_ids", "resolve_s")
+    timed(InboxManager, "allocate", "cursors_s")
+    timed(QuerySet, "bulk_create", "insert_s")  # Django's INSERT, cursors excluded
+    timed(delivery, "unread_counts", "unread_s")
     client = client_for(superuser)
     results = []
     for _ in range(rounds):
@@ -422,6 +500,7 @@ def test_benchmark_broadcast_to_everyone(superuser, redis_layer, monkeypatch):
         total = time.perf_counter() - started
         assert response.status_code == 302
         results.append((total, timings["push_s"], timings["pushed"]))
+        print({k: round(v, 3) for k, v in timings.items()}, f"total {total:.3f}")
     rows = Notification.objects.count()
     assert rows == n_users * rounds
     totals = sorted(r[0] for r in results)
@@ -434,3 +513,58 @@ def test_benchmark_broadcast_to_everyone(superuser, redis_layer, monkeypatch):
         f"{pushes[median]:.3f}s; before push median {totals[median] - pushes[median]:.3f}s; "
         f"frames sent per round {[r[2] for r in results]}; rows {rows}"
     )
+
+
+@pytest.mark.skipif(
+    not os.environ.get("ADMIN_BENCH"), reason="benchmark: set ADMIN_BENCH=1 (PostgreSQL)"
+)
+@pytest.mark.django_db(transaction=True)
+def test_benchmark_changelist_on_a_million_rows(superuser):
+    """Time changelist pages over ADMIN_BENCH_ROWS notifications (PostgreSQL only)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("generate_series is PostgreSQL")
+    from django.contrib.auth import get_user_model
+
+    n_rows = int(os.environ.get("ADMIN_BENCH_ROWS", "1000000"))
+    user_model = get_user_model()
+    user_model.objects.bulk_create(user_model(username=f"u{i}", password="!") for i in range(1000))
+    table = Notification._meta.db_table
+    with connection.cursor() as cursor:
+        # 1000 users x n/1000 cursors; every 3rd read, 4 categories, 5 levels.
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (recipient_id, cursor, title, message, level, url, category,
+                data, target_object_id, created_at, read_at)
+            SELECT u.id, s.n, 'Title ' || s.n, 'Message number ' || s.n || ' for ' || u.username,
+                (ARRAY[10, 20, 25, 30, 40])[1 + (s.n %% 5)], '',
+                (ARRAY['a', 'b', 'c', 'd'])[1 + (s.n %% 4)],
+                '{{}}', '', now() - (s.n * interval '1 minute'),
+                CASE WHEN s.n %% 3 = 0 THEN now() END
+            FROM (SELECT id, username FROM auth_user WHERE username LIKE 'u%%') u
+            CROSS JOIN generate_series(1, %s) AS s(n)
+            """,
+            [n_rows // 1000],
+        )
+        cursor.execute(f"ANALYZE {table}")
+    client = client_for(superuser)
+    pages = [
+        "",
+        "?read=no",
+        "?category=b",
+        "?level__exact=40",
+        "?created_at__gte=2000-01-01+00%3A00%3A00%2B00%3A00",
+        "?q=u17",
+        "?q=number+12345",
+        "?p=500",
+    ]
+    report = []
+    for query in pages:
+        client.get(CHANGELIST_URL + query)  # Warm up.
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(CHANGELIST_URL + query).status_code == 200
+            times.append(time.perf_counter() - started)
+        report.append(f"{query or '(none)'}: {sorted(times)[1] * 1000:.0f} ms, {len(queries)} q")
+    print(f"\nchangelist over {Notification.objects.count()} rows:\n  " + "\n  ".join(report))

@@ -81,16 +81,19 @@ async def test_logout_over_http_closes_that_sessions_sockets_only(alice):
         client.cookies.load(cookie)
         assert client.post("/logout/").status_code == 302
 
-    async with connected(cookie=cookie) as ws1, connected(cookie=cookie) as ws2:
-        async with connected(cookie=other_cookie) as other:
-            for ws in (ws1, ws2, other):
-                await handshake(ws)
-            await logout()
-            for ws in (ws1, ws2):
-                assert await ws.receive_output(timeout=5) == {
-                    "type": "websocket.close",
-                    "code": 4401,
-                }
-            # Another browser of the same user stays connected.
-            await other.send_json_to({"action": "ping"})
-            assert (await other.receive_json_from(timeout=5))["type"] == "pong"
+    async with (
+        connected(cookie=cookie) as ws1,
+        connected(cookie=cookie) as ws2,
+        connected(cookie=other_cookie) as other,
+    ):
+        for ws in (ws1, ws2, other):
+            await handshake(ws)
+        await logout()
+        for ws in (ws1, ws2):
+            assert await ws.receive_output(timeout=5) == {
+                "type": "websocket.close",
+                "code": 4401,
+            }
+        # Another browser of the same user stays connected.
+        await other.send_json_to({"action": "ping"})
+        assert (await other.receive_json_from(timeout=5))["type"] == "pong"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
+from channels.security.websocket import AllowedHostsOriginValidator, OriginValidator
 from django.core.asgi import get_asgi_application
 from django.core.checks import run_checks
 from django.urls import path
@@ -210,6 +210,20 @@ def test_route_without_origin_check_is_an_error():
     assert "cross-site websocket hijacking" in messages[0].msg
     assert "NotificationConsumer" in messages[0].msg
     assert "websocket_application()" in messages[0].hint
+
+
+def test_channels_origin_validator_allowing_every_origin_is_an_error():
+    messages = checks.websocket_route_messages(
+        app(OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)), ["*"]))
+    )
+    assert ids(messages) == ["notifications.E003"]
+    assert "allows '*'" in messages[0].msg
+
+
+def test_allowed_hosts_validator_with_star_in_allowed_hosts_is_an_error(settings):
+    settings.ALLOWED_HOSTS = ["*"]
+    stack = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+    assert ids(checks.websocket_route_messages(app(stack))) == ["notifications.E003"]
 
 
 def test_route_without_auth_is_an_error():

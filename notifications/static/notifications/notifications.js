@@ -209,6 +209,7 @@ function createClient(script) {
       head.href = href;
       head.addEventListener("click", () => followed(n));
     }
+    if (!n.read) head.append(el("span", "ntf-sr", "Unread: "));
     if (n.title) head.append(el("strong", "ntf-title", n.title));
     head.append(el("span", "ntf-message", n.message));
     body.append(head);

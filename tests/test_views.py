@@ -1,0 +1,366 @@
+"""The HTTP JSON API and the server-rendered history page (notifications/views.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+
+import notifications
+from notifications import delivery
+from notifications.models import Notification
+
+pytestmark = pytest.mark.django_db
+
+
+def list_url(**params) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return reverse("notifications:api-list") + (f"?{query}" if query else "")
+
+
+def item_url(name: str, pk: int) -> str:
+    return reverse(f"notifications:api-{name}", args=[pk])
+
+
+def send_many(user, count: int) -> list[Notification]:
+    return [notifications.send(user, f"message {i}", title=f"t{i}")[0] for i in range(count)]
+
+
+@pytest.fixture
+def as_alice(alice) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def listen():
+    """Subscribe a channel to a user's group; return a function that reads one frame."""
+    layer = get_channel_layer()
+
+    def subscribe(user):
+        channel = async_to_sync(layer.new_channel)()
+        async_to_sync(layer.group_add)(delivery.group_name(user.pk), channel)
+
+        async def receive() -> dict:
+            message = await asyncio.wait_for(layer.receive(channel), timeout=5)
+            return json.loads(message["text"])
+
+        return async_to_sync(receive)
+
+    return subscribe
+
+
+# Listing ----------------------------------------------------------------------
+
+
+def test_list_without_after_is_latest_page_newest_first_with_next_link(as_alice, alice):
+    send_many(alice, 5)
+    data = as_alice.get(list_url(limit=2)).json()
+    assert [n["cursor"] for n in data["results"]] == [5, 4]
+    assert data["unread_count"] == 5
+    assert data["cursor"] == 5
+    assert data["complete"] is False
+    assert data["next"] == list_url(before=4, limit=2)
+    older = as_alice.get(data["next"]).json()
+    assert [n["cursor"] for n in older["results"]] == [3, 2]
+    last = as_alice.get(older["next"]).json()
+    assert [n["cursor"] for n in last["results"]] == [1]
+    assert last["next"] is None
+    assert last["complete"] is True
+
+
+def test_list_items_are_the_wire_format(as_alice, alice, bob):
+    [n] = notifications.send(alice, "Hello", title="Hi", url="/x/", actor=bob)
+    n.refresh_from_db()
+    assert as_alice.get(list_url()).json()["results"] == [n.as_dict()]
+
+
+def test_list_after_cursor_is_oldest_first_and_complete(as_alice, alice):
+    send_many(alice, 4)
+    data = as_alice.get(list_url(after=1)).json()
+    assert [n["cursor"] for n in data["results"]] == [2, 3, 4]
+    assert data["complete"] is True
+    assert data["next"] is None
+    assert data["cursor"] == 4
+
+
+def test_list_after_cursor_says_incomplete_when_more_than_a_page_is_missing(as_alice, alice):
+    send_many(alice, 5)
+    data = as_alice.get(list_url(after=0, limit=3)).json()
+    assert [n["cursor"] for n in data["results"]] == [1, 2, 3]
+    assert data["complete"] is False
+    assert data["next"] == list_url(after=3, limit=3)
+    rest = as_alice.get(data["next"]).json()
+    assert [n["cursor"] for n in rest["results"]] == [4, 5]
+    assert rest["complete"] is True
+
+
+def test_list_shows_only_own_notifications(as_alice, alice, bob):
+    notifications.send(bob, "for bob")
+    notifications.send(alice, "for alice")
+    data = as_alice.get(list_url()).json()
+    assert [n["message"] for n in data["results"]] == ["for alice"]
+    assert data["unread_count"] == 1
+
+
+def test_list_default_limit_is_inbox_page_size(as_alice, alice, settings):
+    settings.NOTIFICATIONS = {"INBOX_PAGE_SIZE": 3}
+    send_many(alice, 4)
+    assert len(as_alice.get(list_url()).json()["results"]) == 3
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"after": "x"}, {"after": "-1"}, {"limit": "0"}, {"limit": "101"}, {"before": "0"},
+     {"after": "1", "before": "3"}, {"after": "99999999999999999999"}],
+)  # fmt: skip
+def test_list_rejects_invalid_params_with_400(as_alice, params):
+    response = as_alice.get(list_url(**params))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_params"
+
+
+def test_list_queries_do_not_grow_with_page_size(as_alice, alice, bob, django_assert_num_queries):
+    for _ in range(2):
+        notifications.send(alice, "x", actor=bob)
+    # session, user, cursor, rows (actor joined), unread count.
+    with django_assert_num_queries(5):
+        small = as_alice.get(list_url())
+    for _ in range(10):
+        notifications.send(alice, "x", actor=bob)
+    with django_assert_num_queries(5):
+        large = as_alice.get(list_url())
+    assert len(small.json()["results"]) == 2
+    assert len(large.json()["results"]) == 12
+
+
+def test_unread_count(as_alice, alice):
+    send_many(alice, 3)
+    alice.notifications.filter(cursor=1).mark_read()
+    response = as_alice.get(reverse("notifications:api-unread-count"))
+    assert response.json() == {"unread_count": 2, "cursor": 3}
+    assert "no-cache" in response["Cache-Control"]
+
+
+# Changing ---------------------------------------------------------------------
+
+
+def test_mark_read_then_unread(as_alice, alice):
+    [n] = notifications.send(alice, "x")
+    data = as_alice.post(item_url("read", n.pk)).json()
+    assert data["unread_count"] == 0
+    assert data["notification"]["read"] is True
+    n.refresh_from_db()
+    assert n.read_at is not None
+    data = as_alice.post(item_url("unread", n.pk)).json()
+    assert data["unread_count"] == 1
+    assert data["notification"]["read"] is False
+    n.refresh_from_db()
+    assert n.read_at is None
+
+
+def test_mark_read_twice_keeps_first_read_time(as_alice, alice):
+    [n] = notifications.send(alice, "x")
+    first = as_alice.post(item_url("read", n.pk)).json()["notification"]["read_at"]
+    again = as_alice.post(item_url("read", n.pk)).json()["notification"]["read_at"]
+    assert first == again
+
+
+def test_delete(as_alice, alice):
+    [n, other] = send_many(alice, 2)
+    data = as_alice.post(item_url("delete", n.pk)).json()
+    assert data == {"id": n.pk, "unread_count": 1}
+    assert list(alice.notifications.values_list("pk", flat=True)) == [other.pk]
+
+
+def test_read_all_marks_everything_up_to_the_cursor(as_alice, alice, bob):
+    send_many(alice, 3)
+    notifications.send(bob, "bob's")
+    data = as_alice.post(reverse("notifications:api-read-all")).json()
+    assert data == {"cursor": 3, "changed": 3, "unread_count": 0}
+    assert alice.notifications.unread().count() == 0
+    assert bob.notifications.unread().count() == 1
+
+
+@pytest.mark.parametrize("name", ["read", "unread", "delete"])
+def test_someone_elses_id_is_404_like_a_missing_one_and_changes_nothing(as_alice, bob, name):
+    [theirs] = notifications.send(bob, "private")
+    if name == "unread":
+        bob.notifications.mark_read()
+    before = Notification.objects.values().get(pk=theirs.pk)
+    missing = as_alice.post(item_url(name, theirs.pk + 1000))
+    response = as_alice.post(item_url(name, theirs.pk))
+    assert response.status_code == missing.status_code == 404
+    assert response.content == missing.content
+    assert Notification.objects.values().get(pk=theirs.pk) == before
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        reverse("notifications:api-list"),
+        reverse("notifications:api-unread-count"),
+    ],
+)
+def test_anonymous_get_is_401_json(client, url):
+    response = client.get(url)
+    assert response.status_code == 401
+    assert response.json()["error"] == "not_authenticated"
+
+
+@pytest.mark.parametrize("name", ["read", "unread", "delete"])
+def test_anonymous_post_is_401_and_changes_nothing(client, alice, name):
+    [n] = notifications.send(alice, "x")
+    before = Notification.objects.values().get(pk=n.pk)
+    assert client.post(item_url(name, n.pk)).status_code == 401
+    assert client.post(reverse("notifications:api-read-all")).status_code == 401
+    assert Notification.objects.values().get(pk=n.pk) == before
+
+
+@pytest.mark.parametrize("name", ["read", "unread", "delete"])
+def test_post_without_csrf_token_is_403_and_changes_nothing(alice, name):
+    [n] = notifications.send(alice, "x")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    assert client.post(item_url(name, n.pk)).status_code == 403
+    assert client.post(reverse("notifications:api-read-all")).status_code == 403
+    assert Notification.objects.filter(pk=n.pk, read_at=None).exists()
+
+
+def test_post_with_csrf_header_is_accepted(alice):
+    [n] = notifications.send(alice, "x")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    client.get(reverse("notifications:history"))  # sets the csrftoken cookie
+    token = client.cookies[settings.CSRF_COOKIE_NAME].value
+    response = client.post(item_url("read", n.pk), headers={"X-CSRFToken": token})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("name", ["read", "unread", "delete"])
+def test_state_changes_refuse_get(as_alice, alice, name):
+    [n] = notifications.send(alice, "x")
+    assert as_alice.get(item_url(name, n.pk)).status_code == 405
+    assert as_alice.get(reverse("notifications:api-read-all")).status_code == 405
+    assert Notification.objects.filter(pk=n.pk, read_at=None).exists()
+
+
+# Pushes: every tab of the user hears about each change ----------------------------
+
+
+def test_mark_read_pushes_read_frame_with_new_count(
+    as_alice, alice, listen, django_capture_on_commit_callbacks
+):
+    [n, _] = send_many(alice, 2)
+    receive = listen(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        read_at = as_alice.post(item_url("read", n.pk)).json()["notification"]["read_at"]
+    assert receive() == {
+        "type": "notification.read",
+        "ids": [n.pk],
+        "read_at": read_at,
+        "unread_count": 1,
+    }
+
+
+def test_mark_unread_pushes_unread_frame(
+    as_alice, alice, listen, django_capture_on_commit_callbacks
+):
+    [n] = notifications.send(alice, "x")
+    alice.notifications.mark_read()
+    receive = listen(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        as_alice.post(item_url("unread", n.pk))
+    assert receive() == {"type": "notification.unread", "ids": [n.pk], "unread_count": 1}
+
+
+def test_delete_pushes_deleted_frame(as_alice, alice, listen, django_capture_on_commit_callbacks):
+    [n] = notifications.send(alice, "x")
+    receive = listen(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        as_alice.post(item_url("delete", n.pk))
+    assert receive() == {"type": "notification.deleted", "ids": [n.pk], "unread_count": 0}
+
+
+def test_read_all_pushes_read_all_frame_with_cursor(
+    as_alice, alice, listen, django_capture_on_commit_callbacks
+):
+    send_many(alice, 2)
+    receive = listen(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        as_alice.post(reverse("notifications:api-read-all"))
+    frame = receive()
+    assert (frame["type"], frame["cursor"], frame["unread_count"]) == (
+        "notifications.read_all",
+        2,
+        0,
+    )
+
+
+def test_no_change_pushes_nothing(as_alice, alice, django_capture_on_commit_callbacks):
+    [n] = notifications.send(alice, "x")
+    alice.notifications.mark_read()
+    with django_capture_on_commit_callbacks() as callbacks:
+        as_alice.post(item_url("read", n.pk))
+        as_alice.post(reverse("notifications:api-read-all"))
+    assert callbacks == []
+
+
+# The history page ---------------------------------------------------------------
+
+
+def test_history_requires_login(client):
+    response = client.get(reverse("notifications:history"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_history_lists_own_notifications_escaped(as_alice, alice, bob):
+    notifications.send(alice, "<script>window.__xss=1</script>", title='"><svg onload=alert(1)>')
+    notifications.send(bob, "bob's secret")
+    html = as_alice.get(reverse("notifications:history")).content.decode()
+    assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in html
+    assert "&quot;&gt;&lt;svg onload=alert(1)&gt;" in html
+    assert "<script>window.__xss" not in html
+    assert "bob&#x27;s secret" not in html
+
+
+def test_history_does_not_link_unsafe_urls(as_alice, alice):
+    [n] = notifications.send(alice, "x", url="/ok/")
+    Notification.objects.filter(pk=n.pk).update(url="javascript:alert(1)")  # skips validators
+    notifications.send(alice, "y", url="https://example.com/a")
+    html = as_alice.get(reverse("notifications:history")).content.decode()
+    assert "javascript:" not in html
+    assert 'href="https://example.com/a"' in html
+
+
+def test_history_pages_back_with_before(as_alice, alice, settings):
+    settings.NOTIFICATIONS = {"INBOX_PAGE_SIZE": 2}
+    send_many(alice, 3)
+    first = as_alice.get(reverse("notifications:history"))
+    assert [n.cursor for n, _ in first.context["notifications"]] == [3, 2]
+    assert first.context["older_url"] == "?before=2"
+    second = as_alice.get(reverse("notifications:history") + "?before=2")
+    assert [n.cursor for n, _ in second.context["notifications"]] == [1]
+    assert second.context["older_url"] is None
+
+
+def test_form_post_with_next_redirects_back(as_alice, alice):
+    [n] = notifications.send(alice, "x")
+    here = reverse("notifications:history") + "?before=5"
+    response = as_alice.post(item_url("read", n.pk), {"next": here})
+    assert response.status_code == 303
+    assert response["Location"] == here
+
+
+def test_form_post_with_foreign_next_redirects_to_history(as_alice, alice):
+    [n] = notifications.send(alice, "x")
+    response = as_alice.post(item_url("read", n.pk), {"next": "https://evil.example/"})
+    assert response["Location"] == reverse("notifications:history")
