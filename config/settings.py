@@ -117,6 +117,9 @@ else:
     # One process only: fine for the demo, never for several workers.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# The history page at /notifications/ uses the demo's own layout.
+NOTIFICATIONS = {"BASE_TEMPLATE": "base.html"}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
