@@ -20,7 +20,8 @@ demo: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_users
 	@echo "Serving on http://127.0.0.1:8000/ (Ctrl-C to stop)"
-	$(PY) -m daphne -b 127.0.0.1 -p 8000 config.asgi:application
+	$(PY) -m daphne -e tcp:port=8000:interface=127.0.0.1:backlog=2048 \
+		--websocket-max-message-size 65536 config.asgi:application
 
 test: lint test-sqlite test-postgres test-e2e
 
@@ -40,8 +41,11 @@ test-postgres: $(VENV)/.installed
 test-e2e: $(VENV)/.installed
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(PY) -m pytest tests/e2e
 
+# Figures go to BENCHMARKS.md. PostgreSQL + Redis, like production.
 bench: $(VENV)/.installed
-	REDIS_URL=$(REDIS) $(PY) bench/run.py
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(PY) bench/run.py
+	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) DATABASE_TEST_NAME=bench_admin \
+		$(PY) -m pytest tests/test_admin.py -m bench -s -q
 
 clean:
 	rm -rf $(VENV) db.sqlite3 test_db*.sqlite3 tests/e2e/artifacts

@@ -248,9 +248,8 @@ def _user_state(user_id: Any) -> dict[str, Any]:
     # Imported here: consumers are imported by routing, before models are needed.
     from .models import Inbox, Notification
 
-    cursor = Inbox.objects.filter(user_id=user_id).values_list("last_cursor", flat=True).first()
     unread = Notification.objects.filter(recipient_id=user_id).unread().count()
-    return {"cursor": cursor or 0, "unread_count": unread}
+    return {"cursor": Inbox.objects.last_cursor(user_id), "unread_count": unread}
 
 
 def _check_keys(message: dict[str, Any], allowed: set[str]) -> None:

@@ -37,6 +37,14 @@ _IN_CHUNK = 5000
 
 
 class InboxManager(models.Manager["Inbox"]):
+    def last_cursor(self, user_id: Any) -> int:
+        """Return the last cursor handed out to the user (0 before their first notification).
+
+        Every notification at or below it has committed: a client may adopt it.
+        """
+        cursor = self.filter(user_id=user_id).values_list("last_cursor", flat=True).first()
+        return cursor or 0
+
     def allocate(self, counts: Mapping[int, int]) -> dict[int, int]:
         """Reserve ``counts[user_id]`` cursors per user; return the first of each.
 

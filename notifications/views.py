@@ -264,8 +264,7 @@ def _unread_count(user: Any) -> int:
 
 
 def _last_cursor(user: Any) -> int:
-    cursor = Inbox.objects.filter(user=user).values_list("last_cursor", flat=True).first()
-    return cursor or 0
+    return Inbox.objects.last_cursor(user.pk)
 
 
 def _int_arg(request: HttpRequest, name: str, *, low: int, high: int = 2**63 - 1) -> int | None:

@@ -212,6 +212,9 @@ class DaphneServer:
                 "127.0.0.1",
                 "-p",
                 str(self.port),
+                # As the README's deploy section recommends (Daphne's default is 1 MiB).
+                "--websocket-max-message-size",
+                "65536",
                 "config.asgi:application",
             ],
             cwd=ROOT,

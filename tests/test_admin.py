@@ -423,9 +423,7 @@ def test_add_form_uses_autocomplete_for_users(superuser):
 # Benchmark ----------------------------------------------------------------
 
 
-@pytest.mark.skipif(
-    not os.environ.get("ADMIN_BENCH"), reason="benchmark: set ADMIN_BENCH=1 (PostgreSQL + Redis)"
-)
+@pytest.mark.bench  # Run by `make bench`, not by `make test`.
 @pytest.mark.django_db(transaction=True)
 def test_benchmark_broadcast_to_everyone(superuser, redis_layer, monkeypatch, request):
     """Time one admin POST to every active user; ADMIN_BENCH_USERS/_ONLINE/_ROUNDS tune it."""
@@ -515,9 +513,7 @@ def test_benchmark_broadcast_to_everyone(superuser, redis_layer, monkeypatch, re
     )
 
 
-@pytest.mark.skipif(
-    not os.environ.get("ADMIN_BENCH"), reason="benchmark: set ADMIN_BENCH=1 (PostgreSQL)"
-)
+@pytest.mark.bench  # Run by `make bench`, not by `make test`.
 @pytest.mark.django_db(transaction=True)
 def test_benchmark_changelist_on_a_million_rows(superuser):
     """Time changelist pages over ADMIN_BENCH_ROWS notifications (PostgreSQL only)."""

@@ -115,3 +115,25 @@ async def test_reconnecting_client_gets_notification_committed_late(daphne, alic
         messages = [n["message"] for n in frame["notifications"]]
         assert messages == ["N1 (committed late)", "N2"]
         assert frame["complete"] is True
+
+
+async def test_frame_over_daphne_cap_drops_only_that_connection(daphne, alice):
+    """WS-08: one byte over --websocket-max-message-size (64 KiB) drops the sender only."""
+    async with await open_socket(daphne, alice) as abuser, await open_socket(daphne, alice) as ok:
+        await next_frame(abuser)
+        await next_frame(ok)
+        await abuser.send("x" * (65536 + 1))
+        with pytest.raises(websockets.exceptions.ConnectionClosed):
+            await next_frame(abuser)
+        await ok.send(json.dumps({"action": "ping"}))
+        assert (await next_frame(ok))["type"] == "pong"
+        [n] = await sync_to_async(notifications.send)(alice, "still delivered")
+        assert (await next_frame(ok))["notification"]["id"] == n.pk
+
+
+async def test_frame_under_daphne_cap_but_over_ours_gets_error_frame(daphne, alice):
+    async with await open_socket(daphne, alice) as ws:
+        await next_frame(ws)
+        await ws.send("x" * 10_000)
+        frame = await next_frame(ws)
+        assert (frame["type"], frame["code"]) == ("error", "too_large")
