@@ -165,6 +165,32 @@ async def connected(
         await communicator.disconnect()
 
 
+def wait_for_port(process: subprocess.Popen, port: int, timeout: float, output) -> None:
+    """Wait until ``process`` listens on ``port``; raise with its output if it dies or hangs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"The server exited early:\n{output()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    terminate(process)
+    raise RuntimeError(f"The server did not listen within {timeout}s:\n{output()}")
+
+
+def terminate(process: subprocess.Popen) -> None:
+    """Stop ``process`` with SIGTERM, then SIGKILL after 10 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -225,17 +251,7 @@ class DaphneServer:
         self._wait_for_port(timeout=20)
 
     def _wait_for_port(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Daphne exited early:\n{self.output()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"Daphne did not listen within {timeout}s:\n{self.output()}")
+        wait_for_port(self.process, self.port, timeout, self.output)
 
     def output(self) -> str:
         self.log.flush()
@@ -244,13 +260,7 @@ class DaphneServer:
 
     def halt(self) -> None:
         """Stop the process (as a deploy or crash would), keeping the port and log."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
 
     def start_again(self) -> None:
         """Start a new process on the same port after ``halt()``; wait until it listens."""
@@ -264,13 +274,7 @@ class DaphneServer:
         self._wait_for_port(timeout=20)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
 

@@ -13,10 +13,8 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -24,7 +22,14 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import TEST_REDIS_URL, free_port, redis_problem, require
+from tests.conftest import (
+    TEST_REDIS_URL,
+    free_port,
+    redis_problem,
+    require,
+    terminate,
+    wait_for_port,
+)
 from tests.test_packaging import build_wheel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,29 +128,13 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"The server exited:\n{self.output()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise AssertionError(f"The server did not listen within 30 s:\n{self.output()}")
+        wait_for_port(self.process, self.port, 30, self.output)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
 
 
 def http_get(url: str, cookie: str) -> tuple[int, str]:
