@@ -24,7 +24,7 @@ DEFAULTS: dict[str, Any] = {
     # error frame ``too_large`` (clients only send tiny control messages).
     "MAX_FRAME_BYTES": 4096,
     # Token bucket per socket: sustained frames per second and burst size. A
-    # client that exceeds it is closed with 1008 (policy violation).
+    # client that exceeds it is closed with 4429.
     "RATE_LIMIT_PER_SECOND": 10.0,
     "RATE_LIMIT_BURST": 40,
     # Most notifications returned by one sync or one page of the HTTP list.

@@ -10,8 +10,11 @@ Protocol (JSON text frames; the full list is in the README):
   ``{"type": "sync", "notifications": [...], "complete": bool, "cursor": C, "unread_count": N}``
 * any bad frame → ``{"type": "error", "code": "...", "detail": "..."}``; the socket stays open.
 
-Close codes: 4401 not authenticated, 1008 rate limit exceeded, 1013 channel
-layer unavailable (try again later).
+Close codes: 4401 not authenticated, 4429 rate limit exceeded, 4503 channel
+layer unavailable (try again later). Application codes are in the 4000 range
+because Daphne's websocket implementation (autobahn) refuses to send any close
+code but 1000 and 3000-4999 from an application: a consumer that closes with
+1008 or 1013 raises, and the socket stays open.
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ from .auth import aget_user_for_session_key
 
 logger = logging.getLogger(__name__)
 
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_POLICY_VIOLATION = 1008
-CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_UNAUTHENTICATED = 4401  # like HTTP 401
+CLOSE_RATE_LIMITED = 4429  # like HTTP 429
+CLOSE_TRY_AGAIN_LATER = 4503  # like HTTP 503
 
 _MAX_INT = 2**63 - 1
 
@@ -67,12 +70,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         return conf.get("CHANNEL_LAYER")
 
     async def __call__(self, scope, receive, send):
-        """Run the consumer; close with 1013, not 1011, when the layer goes down."""
+        """Run the consumer; close with 4503, not 1011, when the layer goes down."""
         try:
             await super().__call__(scope, receive, send)
         except LAYER_DOWN_ERRORS as exc:
             logger.warning(
-                "Channel layer unavailable (%s: %s); closing socket of user %s with 1013.",
+                "Channel layer unavailable (%s: %s); closing socket of user %s with 4503.",
                 type(exc).__name__,
                 exc,
                 self.user_id,
@@ -105,7 +108,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         try:
             await self._join()
         except LAYER_DOWN_ERRORS as exc:
-            logger.warning("Channel layer unavailable at connect (%s); closing with 1013.", exc)
+            logger.warning("Channel layer unavailable at connect (%s); closing with 4503.", exc)
             self.group = self.session_group = None
             await self.accept()
             await self.close(code=CLOSE_TRY_AGAIN_LATER)
@@ -124,8 +127,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Called for each client frame: decode it defensively and dispatch on ``action``."""
         if not self._take_token():
-            logger.info("User %s exceeded the websocket rate limit; closing 1008.", self.user_id)
-            await self.close(code=CLOSE_POLICY_VIOLATION)
+            logger.info("User %s exceeded the websocket rate limit; closing 4429.", self.user_id)
+            await self.close(code=CLOSE_RATE_LIMITED)
             return
         if text_data is None:
             await self._error("binary_not_supported", "Send JSON text frames.")

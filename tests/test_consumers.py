@@ -159,7 +159,7 @@ async def test_spoofed_layer_event_sends_nothing_to_others(alice, bob):
         assert await b.receive_nothing(timeout=0.3)
 
 
-async def test_flood_is_closed_with_1008(alice):
+async def test_flood_is_closed_with_4429(alice):
     with override_settings(NOTIFICATIONS={"RATE_LIMIT_BURST": 5, "RATE_LIMIT_PER_SECOND": 0.001}):
         async with connected(alice) as ws:
             await handshake(ws)
@@ -167,4 +167,4 @@ async def test_flood_is_closed_with_1008(alice):
                 await ws.send_to(text_data=json.dumps({"action": "ping"}))
             outputs = [await ws.receive_output(timeout=5) for _ in range(6)]
             assert [o["type"] for o in outputs[:5]] == ["websocket.send"] * 5
-            assert outputs[5] == {"type": "websocket.close", "code": 1008}
+            assert outputs[5] == {"type": "websocket.close", "code": 4429}

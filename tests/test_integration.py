@@ -137,3 +137,15 @@ async def test_frame_under_daphne_cap_but_over_ours_gets_error_frame(daphne, ali
         await ws.send("x" * 10_000)
         frame = await next_frame(ws)
         assert (frame["type"], frame["code"]) == ("error", "too_large")
+
+
+async def test_flood_is_closed_4429_through_daphne(daphne, alice):
+    """WS-12: the rate limit's close code must be one Daphne lets an application send."""
+    async with await open_socket(daphne, alice) as ws:
+        await next_frame(ws)
+        for _ in range(100):
+            await ws.send(json.dumps({"action": "ping"}))
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as excinfo:
+            while True:
+                await next_frame(ws)
+    assert excinfo.value.rcvd.code == 4429
