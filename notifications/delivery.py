@@ -182,8 +182,7 @@ async def _group_send_all(layer: Any, events: list[tuple[str, dict[str, Any]]]) 
     # A group nobody listens to has nothing to deliver: counted as sent,
     # exactly as group_send on an empty group would be.
     sent = len(events) - len(pending)
-    for start in range(0, len(pending), _CONCURRENCY):
-        batch = pending[start : start + _CONCURRENCY]
+    for batch in _batches_keeping_group_order(pending):
         results = await asyncio.gather(
             *(layer.group_send(group, event) for group, event in batch),
             return_exceptions=True,
@@ -204,6 +203,29 @@ async def _group_send_all(layer: Any, events: list[tuple[str, dict[str, Any]]]) 
             error,
         )
     return sent
+
+
+def _batches_keeping_group_order(
+    events: list[tuple[str, dict[str, Any]]],
+) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Yield batches to send concurrently, never two events of one group in a batch.
+
+    Concurrent ``group_send`` calls to one group can overtake each other, so a
+    user receiving several notifications at once would see them out of order.
+    The n-th event of every group goes in round n; rounds are sent one after
+    the other, each in slices of ``_CONCURRENCY``.
+    """
+    rounds: list[list[tuple[str, dict[str, Any]]]] = []
+    depth: dict[str, int] = defaultdict(int)
+    for group, event in events:
+        n = depth[group]
+        depth[group] += 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append((group, event))
+    for round_ in rounds:
+        for start in range(0, len(round_), _CONCURRENCY):
+            yield round_[start : start + _CONCURRENCY]
 
 
 async def _with_listeners(

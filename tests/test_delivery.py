@@ -162,3 +162,47 @@ def test_missing_channel_layer_is_logged_not_raised(alice, settings, caplog):
         notifications.send(alice, "saved anyway")
     assert "No channel layer 'default'" in caplog.text
     assert Notification.objects.filter(recipient=alice).count() == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_500_in_one_transaction_push_after_commit_in_cursor_order(alice, redis_layer):
+    """TX-04, on the real Redis layer (capacity 1000; the in-memory layer keeps 100)."""
+
+    @sync_to_async
+    def create_500(before_commit):
+        with transaction.atomic():
+            Notification.objects.bulk_create(
+                Notification(recipient=alice, message=str(i)) for i in range(500)
+            )
+            before_commit.append(True)
+
+    async with connected(alice) as ws:
+        await handshake(ws)
+        flag = []
+        await create_500(flag)
+        assert flag == [True]
+        frames = [await ws.receive_json_from(timeout=5) for _ in range(500)]
+        assert [f["notification"]["cursor"] for f in frames] == list(range(1, 501))
+        assert frames[-1]["unread_count"] == 500
+        assert await ws.receive_nothing(timeout=0.3)
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_anonymous_socket_creates_no_group_in_redis(redis_layer):
+    """AUTH-01/02: no shared 'user_None'-style group ever exists."""
+    import redis.asyncio
+
+    from config.settings import redis_channel_layers
+
+    prefix = redis_channel_layers(redis_layer)["default"]["CONFIG"]["prefix"]
+    client = redis.asyncio.Redis.from_url(redis_layer)
+    try:
+        async with connected(None) as ws:
+            await ws.connect(timeout=5)
+            assert (await ws.receive_output(timeout=5))["code"] == 4401
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*group*")]
+        assert keys == []
+    finally:
+        await client.aclose()

@@ -1,8 +1,11 @@
 """The websocket origin check."""
 
+from pathlib import Path
+
 import pytest
 from django.test import override_settings
 
+import notifications
 from notifications.security import origin_allowed
 
 
@@ -67,3 +70,30 @@ def test_wildcard_allowed_hosts_does_not_disable_the_check():
 )
 def test_csrf_trusted_origins_are_allowed_cross_origin(origin, allowed):
     assert origin_allowed(scope(origin, "api.example.com")) is allowed
+
+
+# XSS-03: the package never switches escaping off, and its JS never parses HTML.
+_FORBIDDEN = {
+    ".html": ["|safe", "autoescape off", "mark_safe"],
+    ".py": ["mark_safe(", "SafeString(", "autoescape off"],
+    ".js": [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+    ],
+}
+
+
+def test_package_never_disables_escaping_or_parses_html():
+    package = Path(notifications.__file__).resolve().parent
+    offenders = [
+        f"{path.relative_to(package)}: {needle}"
+        for path in package.rglob("*")
+        if path.suffix in _FORBIDDEN and "migrations" not in path.parts
+        for needle in _FORBIDDEN[path.suffix]
+        if needle in path.read_text(encoding="utf-8")
+    ]
+    assert offenders == []
