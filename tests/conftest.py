@@ -101,6 +101,19 @@ def _close_worker_thread_connections(django_db_setup):
     SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _remove_this_runs_redis_keys():
+    """Delete the keys this run left in Redis (sockets of stopped Daphnes; they would expire)."""
+    yield
+    if redis_problem() is None:
+        import redis
+
+        client = redis.Redis.from_url(TEST_REDIS_URL)
+        keys = list(client.scan_iter(match=f"{os.environ['CHANNEL_LAYER_PREFIX']}*", count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+
+
 @pytest.fixture(autouse=True)
 def _fresh_channel_layers():
     """Give each test new layer objects: they are bound to one event loop."""
