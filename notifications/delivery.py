@@ -272,38 +272,34 @@ async def _with_listeners(
 # after the change committed, so a tab sets its badge without asking.
 
 
-def schedule_read(user_id: Any, ids: Sequence[int], *, read_at: str, using: str) -> None:
-    """After commit, push ``notification.read`` for ``ids`` (read at ``read_at``, ISO 8601)."""
-    _schedule_change(
-        user_id, {"type": "notification.read", "ids": list(ids), "read_at": read_at}, using
-    )
-
-
-def schedule_unread(user_id: Any, ids: Sequence[int], *, using: str) -> None:
-    """After commit, push ``notification.unread`` for ``ids``."""
-    _schedule_change(user_id, {"type": "notification.unread", "ids": list(ids)}, using)
-
-
-def schedule_deleted(user_id: Any, ids: Sequence[int], *, using: str) -> None:
-    """After commit, push ``notification.deleted`` for ``ids``."""
-    _schedule_change(user_id, {"type": "notification.deleted", "ids": list(ids)}, using)
+def frames_by_user(
+    rows: Iterable[tuple[int, Any]], frame: dict[str, Any]
+) -> list[tuple[Any, dict[str, Any]]]:
+    """Turn ``(notification id, user id)`` rows into one ``frame`` per user with its ``ids``."""
+    ids: dict[Any, list[int]] = defaultdict(list)
+    for pk, user_id in rows:
+        ids[user_id].append(pk)
+    return [(user_id, {**frame, "ids": pks}) for user_id, pks in ids.items()]
 
 
 def schedule_read_all(user_id: Any, *, cursor: int, read_at: str, using: str) -> None:
     """After commit, push ``notifications.read_all``: every cursor up to ``cursor`` is read."""
-    _schedule_change(
-        user_id, {"type": "notifications.read_all", "cursor": cursor, "read_at": read_at}, using
+    frame = {"type": "notifications.read_all", "cursor": cursor, "read_at": read_at}
+    schedule_changes([(user_id, frame)], using=using)
+
+
+def schedule_changes(frames: Sequence[tuple[Any, dict[str, Any]]], *, using: str) -> None:
+    """After commit, push each ``(user_id, frame)`` with the user's new unread count."""
+    if frames and not _muted.get():
+        transaction.on_commit(partial(push_changes, list(frames)), using=using)
+
+
+def push_changes(frames: Sequence[tuple[Any, dict[str, Any]]]) -> int:
+    """Push each ``(user_id, frame)`` plus the user's ``unread_count`` (one count query)."""
+    counts = unread_counts({user_id for user_id, _frame in frames})
+    return send_frames(
+        (user_id, {**frame, "unread_count": counts.get(user_id, 0)}) for user_id, frame in frames
     )
-
-
-def _schedule_change(user_id: Any, frame: dict[str, Any], using: str) -> None:
-    transaction.on_commit(partial(push_change, user_id, frame), using=using)
-
-
-def push_change(user_id: Any, frame: dict[str, Any]) -> int:
-    """Push ``frame`` plus the user's current ``unread_count`` to their sockets."""
-    count = unread_counts([user_id]).get(user_id, 0)
-    return send_frames([(user_id, {**frame, "unread_count": count})])
 
 
 # Muting ----------------------------------------------------------------------

@@ -110,12 +110,45 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
         return self.filter(cursor__gt=cursor).order_by("cursor")
 
     def mark_read(self) -> int:
-        """Mark the unread ones read; return how many changed."""
-        return self.filter(read_at__isnull=True).update(read_at=timezone.now())
+        """Mark the unread ones read; return how many changed.
+
+        Like every state change made through this QuerySet (the API, the admin
+        actions, a project's own code), it pushes ``notification.read`` to each
+        affected user's sockets after commit, so all their tabs agree.
+        """
+        now = timezone.now()
+        return self._change(
+            self.filter(read_at__isnull=True),
+            {"read_at": now},
+            {"type": "notification.read", "read_at": now.isoformat()},
+        )
 
     def mark_unread(self) -> int:
-        """Mark the read ones unread; return how many changed."""
-        return self.filter(read_at__isnull=False).update(read_at=None)
+        """Mark the read ones unread; return how many changed (pushes ``notification.unread``)."""
+        return self._change(
+            self.filter(read_at__isnull=False), {"read_at": None}, {"type": "notification.unread"}
+        )
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        """Delete, and push ``notification.deleted`` to each affected user after commit."""
+        with transaction.atomic(using=self.db, savepoint=False):
+            rows = list(self.order_by().values_list("pk", "recipient_id"))
+            result = super().delete()
+            delivery.schedule_changes(
+                delivery.frames_by_user(rows, {"type": "notification.deleted"}), using=self.db
+            )
+        return result
+
+    def _change(self, changing: NotificationQuerySet, values: dict, frame: dict) -> int:
+        """Update ``changing`` with ``values``; push ``frame`` with the ids per user."""
+        with transaction.atomic(using=self.db, savepoint=False):
+            rows = list(changing.order_by().values_list("pk", "recipient_id"))
+            changed = 0
+            for start in range(0, len(rows), _IN_CHUNK):
+                chunk = [pk for pk, _user in rows[start : start + _IN_CHUNK]]
+                changed += changing.filter(pk__in=chunk).update(**values)
+            delivery.schedule_changes(delivery.frames_by_user(rows, frame), using=self.db)
+        return changed
 
     def bulk_create(self, objs: Iterable[Notification], *args: Any, **kwargs: Any):
         """Insert ``objs``, allocating their cursors, and push them after commit.
@@ -222,6 +255,16 @@ class Notification(models.Model):
             self.cursor = first[self.recipient_id]
             super().save(*args, **kwargs)
         delivery.schedule_created([self], using=using)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        """Delete; the recipient's tabs get ``notification.deleted`` after commit."""
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        pk, recipient_id = self.pk, self.recipient_id
+        result = super().delete(*args, **kwargs)
+        delivery.schedule_changes(
+            [(recipient_id, {"type": "notification.deleted", "ids": [pk]})], using=using
+        )
+        return result
 
     @property
     def is_read(self) -> bool:

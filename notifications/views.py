@@ -135,16 +135,8 @@ def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
         mine = Notification.objects.for_user(request.user).filter(pk=pk)
         if not mine.exists():
             return _not_found()
-        if mine.mark_read():
-            notification = mine.select_related("actor").get()
-            delivery.schedule_read(
-                request.user.pk,
-                [pk],
-                read_at=notification.read_at.isoformat(),
-                using=using,
-            )
-        else:
-            notification = mine.select_related("actor").get()
+        mine.mark_read()  # Pushes notification.read to every tab if it changed.
+        notification = mine.select_related("actor").get()
     return _changed(request, {"notification": notification.as_dict()})
 
 
@@ -158,8 +150,7 @@ def mark_unread(request: HttpRequest, pk: int) -> HttpResponse:
         mine = Notification.objects.for_user(request.user).filter(pk=pk)
         if not mine.exists():
             return _not_found()
-        if mine.mark_unread():
-            delivery.schedule_unread(request.user.pk, [pk], using=using)
+        mine.mark_unread()  # Pushes notification.unread if it changed.
         notification = mine.select_related("actor").get()
     return _changed(request, {"notification": notification.as_dict()})
 
@@ -171,10 +162,10 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Delete one notification; push ``notification.deleted``."""
     using = router.db_for_write(Notification)
     with transaction.atomic(using=using):
+        # Pushes notification.deleted to every tab.
         deleted, _ = Notification.objects.for_user(request.user).filter(pk=pk).delete()
         if not deleted:
             return _not_found()
-        delivery.schedule_deleted(request.user.pk, [pk], using=using)
     return _changed(request, {"id": pk})
 
 
@@ -190,15 +181,18 @@ def mark_all_read(request: HttpRequest) -> HttpResponse:
     using = router.db_for_write(Notification)
     with transaction.atomic(using=using):
         cursor = _last_cursor(request.user)
+        now = timezone.now()
+        # update(), not mark_read(): one compact read_all frame instead of
+        # a frame listing every id.
         changed = (
             Notification.objects.for_user(request.user)
             .unread()
             .filter(cursor__lte=cursor)
-            .mark_read()
+            .update(read_at=now)
         )
         if changed:
             delivery.schedule_read_all(
-                request.user.pk, cursor=cursor, read_at=timezone.now().isoformat(), using=using
+                request.user.pk, cursor=cursor, read_at=now.isoformat(), using=using
             )
     return _changed(request, {"cursor": cursor, "changed": changed})
 

@@ -206,3 +206,43 @@ async def test_anonymous_socket_creates_no_group_in_redis(redis_layer):
         assert keys == []
     finally:
         await client.aclose()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_queryset_changes_push_to_every_affected_user(alice, bob):
+    """Admin actions and a project's own code keep tabs in step, not only the HTTP API."""
+
+    @sync_to_async
+    def change(action):
+        both = Notification.objects.filter(recipient__in=[alice, bob])
+        if action == "read":
+            assert both.mark_read() == 3
+        elif action == "unread":
+            assert both.mark_unread() == 3
+        else:
+            both.filter(recipient=alice).first().delete()
+
+    await send([alice, bob], "one")
+    await send(alice, "two")
+    async with connected(alice) as a, connected(bob) as b:
+        await handshake(a)
+        await handshake(b)
+        await change("read")
+        frame_a, frame_b = (
+            await a.receive_json_from(timeout=5),
+            await b.receive_json_from(timeout=5),
+        )
+        assert (frame_a["type"], len(frame_a["ids"]), frame_a["unread_count"]) == (
+            "notification.read",
+            2,
+            0,
+        )
+        assert (frame_b["type"], len(frame_b["ids"])) == ("notification.read", 1)
+        await change("unread")
+        assert (await a.receive_json_from(timeout=5))["unread_count"] == 2
+        assert (await b.receive_json_from(timeout=5))["type"] == "notification.unread"
+        await change("delete")
+        frame = await a.receive_json_from(timeout=5)
+        assert (frame["type"], frame["unread_count"]) == ("notification.deleted", 1)
+        assert await b.receive_nothing(timeout=0.3)
