@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -44,6 +45,11 @@ def pytest_configure(config):
     # once: DATABASE_TEST_NAME gives each its own test database (or SQLite file).
     if test_name := os.environ.get("DATABASE_TEST_NAME"):
         settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = test_name
+    elif "postgresql" in settings.DATABASES["default"]["ENGINE"]:
+        # Without it, one per checkout: two clones testing at once never share one.
+        checkout = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
+        name = f"test_{settings.DATABASES['default']['NAME']}_{checkout}"
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = name
     layer = settings.CHANNEL_LAYERS.get("default", {})
     if "redis" in layer.get("BACKEND", ""):
         layer["CONFIG"]["prefix"] = os.environ["CHANNEL_LAYER_PREFIX"]
