@@ -29,12 +29,38 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_BURST": 40,
     # Most notifications returned by one sync or one page of the HTTP list.
     "SYNC_PAGE_SIZE": 100,
-    # Seconds between re-joins of the user's group, so that channels-redis's
-    # group_expiry (default one day) never silently unsubscribes an old tab.
+    # How pushes travel between processes (see notifications.delivery): "auto"
+    # picks "redis" for a channels-redis layer with plain addresses, "local"
+    # for the in-memory layer or none, "channel_layer" for any other layer.
+    "TRANSPORT": "auto",
+    # Redis for the "redis" transport; empty: the channel layer's first host.
+    "REDIS_URL": "",
+    # Seconds between re-joins of the hubs' group on the "channel_layer"
+    # transport, so that channels-redis's group_expiry never drops a server.
     "GROUP_REFRESH_SECONDS": 3600,
-    # Seconds between re-checks of a socket's session (on ping): a socket whose
-    # session expired, was deleted, or whose user changed password or was
-    # deactivated is closed with 4401. Logout closes sockets at once anyway.
+    # Seconds the transport may stay unreachable (Redis down) before every
+    # socket is closed with 4503 so clients poll over HTTP; a shorter blip only
+    # costs each socket a ``resync`` frame.
+    "OUTAGE_GRACE_SECONDS": 3.0,
+    # "local" transport: seconds between the server's looks in the database
+    # for notifications other processes (the shell) created.
+    "LOCAL_POLL_SECONDS": 1.0,
+    # Freeze the start-up heap and raise the collector's first threshold in
+    # processes that serve sockets (see delivery._tune_gc_once).
+    "GC_TUNING": True,
+    # Sockets one user may hold open on one server process; one more is
+    # closed with 4409. The browser client shares one socket between tabs.
+    "MAX_SOCKETS_PER_USER": 20,
+    # Flow control: bytes pushed to a socket that its client has not yet
+    # acknowledged ({"action": "ack"}). Past it the socket gets one ``resync``
+    # frame and no more pushes until it acknowledges; a client that does not
+    # within ACK_TIMEOUT_SECONDS is closed with 4408.
+    "MAX_UNACKED_BYTES": 256 * 1024,
+    "ACK_TIMEOUT_SECONDS": 30.0,
+    # Seconds between re-checks of each socket's session, whether or not the
+    # client sends anything: a socket whose session expired or was deleted is
+    # closed with 4401. Logout, a password change, deactivation and deletion
+    # of the user close its sockets at once anyway.
     "REVALIDATE_SECONDS": 60,
     # Largest JSON-encoded ``data`` accepted for one notification, in bytes.
     "MAX_DATA_BYTES": 8192,

@@ -1,57 +1,67 @@
-"""The websocket consumer: one per open tab, joined to its user's group.
+"""The websocket consumer: one per open socket, fed by its process's hub.
 
-Protocol (JSON text frames; the full list is in the README):
+Protocol: see ``notifications.frames`` (and the README). On connect the
+server sends ``state``; afterwards it pushes changes and answers ``ping``,
+``sync`` and ``ack``; a bad frame gets an ``error`` frame and the socket
+stays open.
 
-* server → client on connect: ``{"type": "state", "cursor": C, "unread_count": N}``
-* server → client per new notification:
-  ``{"type": "notification.created", "notification": {...}, "unread_count": N}``
-* client → server ``{"action": "ping"}`` → ``{"type": "pong", "cursor": C, "unread_count": N}``
-* client → server ``{"action": "sync", "after": C, "limit": L}`` →
-  ``{"type": "sync", "notifications": [...], "complete": bool, "cursor": C, "unread_count": N}``
-* any bad frame → ``{"type": "error", "code": "...", "detail": "..."}``; the socket stays open.
+Close codes (Daphne's websocket implementation refuses application close
+codes other than 1000 and 3000-4999, so ours mirror HTTP statuses):
 
-Close codes: 4401 not authenticated, 4429 rate limit exceeded, 4503 channel
-layer unavailable (try again later). Application codes are in the 4000 range
-because Daphne's websocket implementation (autobahn) refuses to send any close
-code but 1000 and 3000-4999 from an application: a consumer that closes with
-1008 or 1013 raises, and the socket stays open.
+======  ================================================================
+4401    not authenticated, or the session was revoked (logout, password
+        change, deactivation, expiry)
+4408    the client fell too far behind: it did not acknowledge a resync
+        within ``ACK_TIMEOUT_SECONDS``; reconnect and recover
+4409    the user already holds ``MAX_SOCKETS_PER_USER`` sockets here
+4429    the socket exceeded the frame rate limit
+4503    live delivery unavailable (Redis down); poll, reconnect later
+======  ================================================================
+
+Pushes do not travel through a per-socket channel-layer channel: the hub
+(``notifications.delivery``) writes them straight to the socket through
+``push()``, which applies flow control. A client acknowledges what it
+received with ``{"action": "ack", "frames": N}``; once more than
+``MAX_UNACKED_BYTES`` are unacknowledged, the socket gets one ``resync``
+frame and no more pushes until the client catches up, so a slow or stalled
+reader costs the server a bounded buffer and never loses anything silently.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
+from collections import deque
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import conf, delivery
-from .auth import aget_user_for_session_key
+from . import conf, delivery, frames, push
+from .auth import auser_for_session_key
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401  # like HTTP 401
+CLOSE_TOO_SLOW = 4408  # like HTTP 408
+CLOSE_TOO_MANY_SOCKETS = 4409  # like HTTP 409
 CLOSE_RATE_LIMITED = 4429  # like HTTP 429
 CLOSE_TRY_AGAIN_LATER = 4503  # like HTTP 503
 
 _MAX_INT = 2**63 - 1
+# Frames that may wait for a socket's state frame before it counts as behind.
+_PENDING_LIMIT = 500
 
 
-def _layer_down_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [OSError, TimeoutError]
-    try:
-        import redis.exceptions
-    except ImportError:  # pragma: no cover - channels-redis is optional
-        pass
-    else:
-        errors += [redis.exceptions.ConnectionError, redis.exceptions.TimeoutError]
-    return tuple(errors)
+def _database_errors() -> tuple[type[BaseException], ...]:
+    from django.db import DatabaseError
 
-
-LAYER_DOWN_ERRORS = _layer_down_errors()
+    return (DatabaseError, OSError)
 
 
 class InvalidParams(ValueError):
@@ -59,76 +69,196 @@ class InvalidParams(ValueError):
 
 
 class NotificationConsumer(AsyncWebsocketConsumer):
-    """Push the authenticated user's notifications; answer ping and sync."""
+    """Push the authenticated user's notifications; answer ping, sync and ack."""
+
+    # No per-socket channel-layer channel (and no receive loop for it): the
+    # hub delivers. Channels gives a consumer no layer for an unknown alias.
+    channel_layer_alias = "notifications:none"
 
     user_id: Any = None
-    group: str | None = None
-    session_group: str | None = None
+    user_key: str = ""
+    session_hash: str | None = None
+    session_key: str | None = None
+    #: The highest cursor this socket is known to hold (state, then pushes).
+    cursor: int | None = None
+    hub: delivery.Hub | None = None
 
-    @property
-    def channel_layer_alias(self) -> str:  # type: ignore[override]
-        return conf.get("CHANNEL_LAYER")
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Run the handler of an ASGI message, without Channels' per-message thread hop.
 
-    async def __call__(self, scope, receive, send):
-        """Run the consumer; close with 4503, not 1011, when the layer goes down."""
-        try:
-            await super().__call__(scope, receive, send)
-        except LAYER_DOWN_ERRORS as exc:
-            logger.warning(
-                "Channel layer unavailable (%s: %s); closing socket of user %s with 4503.",
-                type(exc).__name__,
-                exc,
-                self.user_id,
-            )
-            with contextlib.suppress(Exception):  # The connection may be gone already.
-                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+        ``AsyncConsumer.dispatch`` closes old database connections on a worker
+        thread before every handler; here only the actions that use the
+        database do so, inside their own call.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    # Connecting ------------------------------------------------------------
 
     async def connect(self) -> None:
-        """Called on the handshake: authenticate, join the user's group, send state."""
+        """Called on the handshake: authenticate, attach to the hub, send state."""
+        self._closed = False
+        self._ready = False
+        self._pending: list[tuple[str, int | None]] = []
+        self._sent = self._acked = self._unacked_bytes = 0
+        self._sizes: deque[tuple[int, int]] | None = None  # (frame number, size) of pushes
+        self._behind_since: float | None = None
+        self._resync_at = 0
+        self._dropped = 0
+        self._frames_in = self._ignored = 0
+        self._limited = False
+        self._revalidation: asyncio.TimerHandle | None = None
+        self._revalidating = False
+        self._tokens = float(conf.get("RATE_LIMIT_BURST"))
+        self._tokens_at = time.monotonic()
+
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             # Accept then close, so browsers see 4401 and stop retrying.
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        if self.channel_layer is None:
-            logger.error(
-                "No channel layer %r is configured; refusing socket.", self.channel_layer_alias
-            )
-            await self.close()
-            return
         self.user_id = user.pk
-        self.group = delivery.group_name(user.pk)
+        self.user_key = delivery.user_key(user.pk)
         self.session_key = getattr(self.scope.get("session"), "session_key", None)
         if self.session_key:
-            self.session_group = delivery.session_group_name(self.session_key)
-        self._validated_at = time.monotonic()
-        self._tokens = float(conf.get("RATE_LIMIT_BURST"))
-        self._tokens_at = time.monotonic()
+            self.session_hash = delivery.session_hash(self.session_key)
         try:
-            await self._join()
-        except LAYER_DOWN_ERRORS as exc:
-            logger.warning("Channel layer unavailable at connect (%s); closing with 4503.", exc)
-            self.group = self.session_group = None
-            await self.accept()
-            await self.close(code=CLOSE_TRY_AGAIN_LATER)
-            return
+            hub = await delivery.get_hub(poller=push.poll_missed)
+            await hub.wait_available(conf.get("OUTAGE_GRACE_SECONDS"))
+        except delivery.Unavailable as exc:
+            return await self._refuse(CLOSE_TRY_AGAIN_LATER, f"transport unavailable ({exc})")
+        if hub.count(self.user_key) >= conf.get("MAX_SOCKETS_PER_USER"):
+            return await self._refuse(
+                CLOSE_TOO_MANY_SOCKETS,
+                f"already {hub.count(self.user_key)} socket(s) here "
+                f"(NOTIFICATIONS['MAX_SOCKETS_PER_USER'])",
+            )
         await self.accept()
-        await self._send_json({"type": "state", **await self._state()})
+        self.hub = hub
+        # Attach before reading the state: a notification committed after
+        # the state query is then pushed, one committed before is in it.
+        await hub.attach(self)
+        try:
+            cursor, unread = await _state(self.user_id)
+        except _database_errors() as exc:
+            logger.warning("Database unavailable at connect (%s); closing with 4503.", exc)
+            await self.shut(CLOSE_TRY_AGAIN_LATER)
+            return
+        if self._closed:
+            return
+        self.cursor = cursor
+        await self._reply(frames.state(cursor, unread))
+        self._ready = True
+        pending, self._pending = self._pending, []
+        for text, frame_cursor in pending:
+            await self.push(text, frame_cursor)
+        self._schedule_revalidation()
+
+    async def _refuse(self, code: int, why: str) -> None:
+        logger.info("Refusing a socket of user %s with %d: %s.", self.user_id, code, why)
+        await self.accept()
+        self._closed = True
+        await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
-        """Called when the socket closes: leave the group (best effort)."""
-        # Best effort: membership expires with group_expiry anyway.
-        for group in (self.group, self.session_group):
-            if group is not None:
-                with contextlib.suppress(*LAYER_DOWN_ERRORS):
-                    await self.channel_layer.group_discard(group, self.channel_name)
+        """Called when the socket closes: leave the hub, log what was dropped."""
+        self._closed = True
+        self._stop_timers()
+        if self.hub is not None:
+            self.hub.detach(self)
+        if self._limited:
+            logger.warning(
+                "Socket of user %s closed %d after exceeding the rate limit: %d frame(s) "
+                "received, %d ignored after the limit.",
+                self.user_id,
+                CLOSE_RATE_LIMITED,
+                self._frames_in,
+                self._ignored,
+            )
+
+    # The hub's side (delivery.Subscriber) ------------------------------------
+
+    async def push(self, text: str, cursor: int | None) -> None:
+        """Send one pushed frame, unless the socket fell behind (then count it as dropped)."""
+        if self._closed:
+            return
+        if cursor is not None and self.cursor is not None and cursor <= self.cursor:
+            return  # Already in the state frame or pushed by the poller.
+        if not self._ready:
+            if len(self._pending) < _PENDING_LIMIT:
+                self._pending.append((text, cursor))
+            elif self._behind_since is None:
+                self._fall_behind()
+            return
+        if self._behind_since is not None:
+            self._dropped += 1
+            return
+        if self._unacked_bytes + len(text) > conf.get("MAX_UNACKED_BYTES"):
+            self._dropped += 1
+            self._fall_behind()
+            await self._send_counted(frames.RESYNC_TEXT, pushed=True)
+            self._resync_at = self._sent
+            return
+        if cursor is not None:
+            self.cursor = cursor
+        await self._send_counted(text, pushed=True)
+
+    def _fall_behind(self) -> None:
+        self._behind_since = time.monotonic()
+        timeout = conf.get("ACK_TIMEOUT_SECONDS")
+        asyncio.get_running_loop().call_later(timeout, self._check_behind, self._behind_since)
+
+    def _check_behind(self, since: float) -> None:
+        if self._behind_since == since and not self._closed:
+            logger.warning(
+                "Socket of user %s did not acknowledge a resync within %.0f s; %d frame(s) "
+                "dropped; closing %d.",
+                self.user_id,
+                conf.get("ACK_TIMEOUT_SECONDS"),
+                self._dropped,
+                CLOSE_TOO_SLOW,
+            )
+            _background(self.shut(CLOSE_TOO_SLOW))
+
+    async def resync(self) -> None:
+        """Tell the client it may have missed frames (the transport reconnected)."""
+        if self._closed:
+            return
+        if not self._ready:
+            self._pending.append((frames.RESYNC_TEXT, None))
+            return
+        await self._send_counted(frames.RESYNC_TEXT, pushed=True)
+
+    async def shut(self, code: int) -> None:
+        """Close the socket with ``code`` (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop_timers()
+        if self.hub is not None:
+            self.hub.detach(self)
+        with contextlib.suppress(Exception):  # The connection may be gone already.
+            await self.close(code=code)
+
+    def revalidate_soon(self) -> None:
+        """Re-check this socket's session now (its user changed)."""
+        if not self._closed and not self._revalidating:
+            _background(self._revalidate())
+
+    # Client frames -----------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Called for each client frame: decode it defensively and dispatch on ``action``."""
+        self._frames_in += 1
+        if self._closed:
+            self._ignored += 1
+            return
         if not self._take_token():
-            logger.info("User %s exceeded the websocket rate limit; closing 4429.", self.user_id)
-            await self.close(code=CLOSE_RATE_LIMITED)
+            self._limited = True
+            await self.shut(CLOSE_RATE_LIMITED)
             return
         if text_data is None:
             await self._error("binary_not_supported", "Send JSON text frames.")
@@ -152,62 +282,81 @@ class NotificationConsumer(AsyncWebsocketConsumer):
                 "unknown_action", "Known actions: " + ", ".join(sorted(self._actions))
             )
             return
-        if not await self._still_authenticated():
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
         try:
             reply = await handler(self, message)
         except InvalidParams as exc:
             await self._error("invalid_params", str(exc))
             return
+        if reply is None or self._closed:
+            return
         ref = message.get("ref")
         if isinstance(ref, (str, int)) and not isinstance(ref, bool) and len(str(ref)) <= 64:
             reply["ref"] = ref
-        await self._send_json(reply)
-
-    async def notifications_frame(self, event: dict[str, Any]) -> None:
-        """Called for each layer event from ``delivery``: forward its pre-encoded frame."""
-        await self.send(text_data=event["text"])
-
-    async def notifications_close(self, event: dict[str, Any]) -> None:
-        """Called when the socket's session logs out: close it."""
-        await self.close(code=event.get("code", CLOSE_UNAUTHENTICATED))
-
-    # Actions -----------------------------------------------------------------
+        await self._reply(reply)
 
     async def action_ping(self, message: dict[str, Any]) -> dict[str, Any]:
-        _check_keys(message, {"action", "ref"})
-        if time.monotonic() - self._joined_at > conf.get("GROUP_REFRESH_SECONDS"):
-            await self._join()
-        return {"type": "pong", **await self._state()}
+        _check_keys(message, {"action", "ref", "frames"})
+        if "frames" in message:
+            self._ack(_int_param(message, "frames", low=0))
+        cursor, unread = await _state(self.user_id)
+        return frames.state(cursor, unread, kind=frames.PONG)
 
     async def action_sync(self, message: dict[str, Any]) -> dict[str, Any]:
         _check_keys(message, {"action", "ref", "after", "limit"})
         page = conf.get("SYNC_PAGE_SIZE")
         after = _int_param(message, "after", low=0)
         limit = _int_param(message, "limit", low=1, high=page, default=page)
-        return {"type": "sync", **await self._after(after, limit)}
+        return {"type": frames.SYNC, **await _after(self.user_id, after, limit)}
 
-    _actions = {"ping": action_ping, "sync": action_sync}
+    async def action_ack(self, message: dict[str, Any]) -> None:
+        _check_keys(message, {"action", "frames"})
+        self._ack(_int_param(message, "frames", low=0))
 
-    # Helpers -----------------------------------------------------------------
+    _actions = {"ping": action_ping, "sync": action_sync, "ack": action_ack}
 
-    async def _join(self) -> None:
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        if self.session_group is not None:
-            await self.channel_layer.group_add(self.session_group, self.channel_name)
-        self._joined_at = time.monotonic()
+    # Helpers -------------------------------------------------------------------
 
-    async def _still_authenticated(self) -> bool:
-        """Re-read the session when due; False if it no longer logs in this user."""
-        if time.monotonic() - self._validated_at < conf.get("REVALIDATE_SECONDS"):
-            return True
-        user = await aget_user_for_session_key(self.session_key)
-        if not user.is_authenticated or user.pk != self.user_id or not user.is_active:
-            logger.info("Session of user %s is no longer valid; closing 4401.", self.user_id)
-            return False
-        self._validated_at = time.monotonic()
-        return True
+    def _ack(self, frames_received: int) -> None:
+        if frames_received > self._sent:
+            raise InvalidParams(f"'frames' is {frames_received}, but only {self._sent} were sent.")
+        newly = frames_received - self._acked
+        if newly <= 0:
+            return
+        self._acked = frames_received
+        sizes = self._sizes
+        if sizes is not None:
+            while sizes and sizes[0][0] <= frames_received:
+                self._unacked_bytes -= sizes.popleft()[1]
+            if not sizes:
+                self._sizes = None
+                self._unacked_bytes = 0
+        if self._behind_since is not None and frames_received >= self._resync_at:
+            logger.warning(
+                "Socket of user %s fell behind: %d frame(s) were dropped and replaced by one "
+                "resync, which it acknowledged after %.1f s.",
+                self.user_id,
+                self._dropped,
+                time.monotonic() - self._behind_since,
+            )
+            self._behind_since = None
+            self._dropped = 0
+
+    async def _send_counted(self, text: str, *, pushed: bool = False) -> None:
+        # Every frame counts (clients acknowledge a frame count); only pushes
+        # count against the window: replies are bounded by the rate limit.
+        self._sent += 1
+        if pushed:
+            self._unacked_bytes += len(text)
+            if self._sizes is None:
+                self._sizes = deque()
+            self._sizes.append((self._sent, len(text)))
+        await self.send(text_data=text)
+
+    async def _reply(self, frame: dict[str, Any]) -> None:
+        await self._send_counted(frames.encode(frame))
+
+    async def _error(self, code: str, detail: str) -> None:
+        await self._reply(frames.error(code, detail))
 
     def _take_token(self) -> bool:
         now = time.monotonic()
@@ -220,39 +369,78 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         self._tokens -= 1
         return True
 
-    async def _error(self, code: str, detail: str) -> None:
-        await self._send_json({"type": "error", "code": code, "detail": detail})
+    def _schedule_revalidation(self) -> None:
+        # Jittered, so that sockets opened together do not revalidate together.
+        delay = conf.get("REVALIDATE_SECONDS") * random.uniform(0.8, 1.2)
+        self._revalidation = asyncio.get_running_loop().call_later(delay, self.revalidate_soon)
 
-    async def _send_json(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=delivery.encode(frame))
+    def _stop_timers(self) -> None:
+        if self._revalidation is not None:
+            self._revalidation.cancel()
+            self._revalidation = None
 
-    @database_sync_to_async
-    def _state(self) -> dict[str, Any]:
-        return _user_state(self.user_id)
+    async def _revalidate(self) -> None:
+        """Close with 4401 if the session no longer logs in this user; else check again later."""
+        self._revalidating = True
+        try:
+            user = await auser_for_session_key(self.session_key)
+        except _database_errors() as exc:
+            logger.info("Could not revalidate a socket of user %s (%s).", self.user_id, exc)
+            user = None
+        finally:
+            self._revalidating = False
+        if self._closed:
+            return
+        if user is not None and (
+            not user.is_authenticated or user.pk != self.user_id or not user.is_active
+        ):
+            logger.info("Session of user %s is no longer valid; closing 4401.", self.user_id)
+            await self.shut(CLOSE_UNAUTHENTICATED)
+            return
+        if self._revalidation is not None:
+            self._revalidation.cancel()
+        self._schedule_revalidation()
 
-    @database_sync_to_async
-    def _after(self, after: int, limit: int) -> dict[str, Any]:
-        from .models import Notification
 
-        rows = list(
-            Notification.objects.filter(recipient_id=self.user_id)
-            .after(after)
-            .select_related("actor")[: limit + 1]
-        )
-        return {
-            "notifications": [n.as_dict() for n in rows[:limit]],
-            "complete": len(rows) <= limit,
-            **_user_state(self.user_id),
-        }
+_tasks: set[asyncio.Future] = set()
 
 
-def _user_state(user_id: Any) -> dict[str, Any]:
-    """Return the user's current cursor and unread count (two indexed queries)."""
+def _background(coro: Any) -> None:
+    # A reference until done: the loop keeps only weak ones to its tasks.
+    task = asyncio.ensure_future(coro)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+def _state_sync(user_id: Any) -> tuple[int, int]:
     # Imported here: consumers are imported by routing, before models are needed.
+    from .models import Inbox
+
+    return Inbox.objects.state(user_id)
+
+
+def _after_sync(user_id: Any, after: int, limit: int) -> dict[str, Any]:
     from .models import Inbox, Notification
 
-    unread = Notification.objects.filter(recipient_id=user_id).unread().count()
-    return {"cursor": Inbox.objects.last_cursor(user_id), "unread_count": unread}
+    # The cursor first: every cursor up to it is then visible to the row
+    # query, so the client may adopt it without skipping a late commit.
+    cursor, unread = Inbox.objects.state(user_id)
+    rows = list(
+        Notification.objects.filter(recipient_id=user_id)
+        .after(after)
+        .select_related("actor")[: limit + 1]
+    )
+    return {
+        "notifications": [n.as_dict() for n in rows[:limit]],
+        "complete": len(rows) <= limit,
+        "cursor": cursor,
+        "unread_count": unread,
+    }
+
+
+# Off asgiref's single thread-sensitive thread: sockets query in parallel.
+_state = database_sync_to_async(_state_sync, thread_sensitive=False)
+_after = database_sync_to_async(_after_sync, thread_sensitive=False)
 
 
 def _check_keys(message: dict[str, Any], allowed: set[str]) -> None:

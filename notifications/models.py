@@ -13,6 +13,7 @@ commits, so cursors of one user become visible in increasing order.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -22,12 +23,13 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxLengthValidator
-from django.db import models, router, transaction
-from django.db.models import F, Q
+from django.db import connections, models, router, transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import delivery
+from . import frames, inserts, push
 from .constants import Level
 from .validators import validate_data, validate_link
 
@@ -45,6 +47,24 @@ class InboxManager(models.Manager["Inbox"]):
         cursor = self.filter(user_id=user_id).values_list("last_cursor", flat=True).first()
         return cursor or 0
 
+    def state(self, user_id: Any) -> tuple[int, int]:
+        """Return the user's ``(last cursor, unread count)`` in one query."""
+        unread = (
+            Notification.objects.unread()
+            .filter(recipient_id=OuterRef("user_id"))
+            .order_by()
+            .values("recipient_id")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        row = (
+            self.filter(user_id=user_id)
+            .annotate(unread=Coalesce(Subquery(unread), Value(0)))
+            .values_list("last_cursor", "unread")
+            .first()
+        )
+        return row or (0, 0)
+
     def allocate(self, counts: Mapping[int, int]) -> dict[int, int]:
         """Reserve ``counts[user_id]`` cursors per user; return the first of each.
 
@@ -53,6 +73,8 @@ class InboxManager(models.Manager["Inbox"]):
         senders to one user in commit order. Rows are locked in user-id order
         so that two bulk sends cannot deadlock each other.
         """
+        if inserts.supported(self.db):
+            return inserts.bump_cursors(Inbox, dict(counts), using=self.db)
         user_ids = sorted(counts)
         first: dict[int, int] = {}
         for start in range(0, len(user_ids), _IN_CHUNK):
@@ -134,9 +156,7 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
         with transaction.atomic(using=self.db, savepoint=False):
             rows = list(self.order_by().values_list("pk", "recipient_id"))
             result = super().delete()
-            delivery.schedule_changes(
-                delivery.frames_by_user(rows, {"type": "notification.deleted"}), using=self.db
-            )
+            push.schedule_by_user(rows, frames.DELETED, using=self.db)
         return result
 
     def _change(self, changing: NotificationQuerySet, values: dict, frame: dict) -> int:
@@ -147,7 +167,7 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
             for start in range(0, len(rows), _IN_CHUNK):
                 chunk = [pk for pk, _user in rows[start : start + _IN_CHUNK]]
                 changed += changing.filter(pk__in=chunk).update(**values)
-            delivery.schedule_changes(delivery.frames_by_user(rows, frame), using=self.db)
+            push.schedule_by_user(rows, frame.pop("type"), using=self.db, **frame)
         return changed
 
     def bulk_create(self, objs: Iterable[Notification], *args: Any, **kwargs: Any):
@@ -168,7 +188,41 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
                     obj.cursor = next_cursor[obj.recipient_id]
                     next_cursor[obj.recipient_id] += 1
             created = super().bulk_create(objs, *args, **kwargs)
-        delivery.schedule_created([obj for obj in created if obj.pk is not None], using=db)
+        push.schedule_created([obj for obj in created if obj.pk is not None], using=db)
+        return created
+
+    def create_for(self, user_ids: list[Any], template: Notification) -> list[Notification]:
+        """Create a copy of ``template`` for each user in ``user_ids``; push them after commit.
+
+        The fast path of ``send()``: on PostgreSQL rows and cursors are one
+        statement (``inserts``), on SQLite two; elsewhere ``bulk_create``.
+        ``template`` is validated by the caller; its actor, if set, is shared
+        by the copies so the wire format needs no query for it.
+        """
+        db = router.db_for_write(Notification)
+        if not user_ids:
+            return []
+        if not inserts.supported(db):
+            copies = [_copy(template, recipient_id=pk) for pk in user_ids]
+            return self.db_manager(db).bulk_create(copies)
+        fields = Notification._meta.concrete_fields
+        values = {f.attname: getattr(template, f.attname) for f in fields}
+        one_statement = inserts.statements(len(user_ids), db) == 1
+        with (
+            contextlib.nullcontext()
+            if one_statement or not connections[db].features.supports_transactions
+            else transaction.atomic(using=db, savepoint=False)
+        ):
+            rows = inserts.insert(Notification, user_ids, values, using=db)
+        order = {pk: i for i, pk in enumerate(user_ids)}
+        rows.sort(key=lambda row: order[row[1]])
+        created = []
+        for pk, recipient_id, cursor in rows:
+            copy = _copy(template, pk=pk, recipient_id=recipient_id, cursor=cursor)
+            copy._state.adding = False
+            copy._state.db = db
+            created.append(copy)
+        push.schedule_created(created, using=db)
         return created
 
 
@@ -254,16 +308,14 @@ class Notification(models.Model):
             first = Inbox.objects.db_manager(using).allocate({self.recipient_id: 1})
             self.cursor = first[self.recipient_id]
             super().save(*args, **kwargs)
-        delivery.schedule_created([self], using=using)
+        push.schedule_created([self], using=using)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         """Delete; the recipient's tabs get ``notification.deleted`` after commit."""
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         pk, recipient_id = self.pk, self.recipient_id
         result = super().delete(*args, **kwargs)
-        delivery.schedule_changes(
-            [(recipient_id, {"type": "notification.deleted", "ids": [pk]})], using=using
-        )
+        push.schedule_changes([(recipient_id, {"type": frames.DELETED, "ids": [pk]})], using=using)
         return result
 
     @property
@@ -351,3 +403,16 @@ class Broadcast(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.message[:60]
+
+
+def _copy(template: Notification, **overrides: Any) -> Notification:
+    """Return a new ``Notification`` with ``template``'s field values and ``overrides``."""
+    fields = {
+        f.attname: getattr(template, f.attname)
+        for f in Notification._meta.concrete_fields
+        if not f.primary_key and f.attname not in overrides
+    }
+    copy = Notification(**fields, **overrides)
+    if Notification.actor.is_cached(template):
+        copy.actor = template.actor
+    return copy

@@ -37,7 +37,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from . import conf, delivery
+from . import conf, frames, push
 from .models import Inbox, Notification
 from .validators import validate_link
 
@@ -191,8 +191,14 @@ def mark_all_read(request: HttpRequest) -> HttpResponse:
             .update(read_at=now)
         )
         if changed:
-            delivery.schedule_read_all(
-                request.user.pk, cursor=cursor, read_at=now.isoformat(), using=using
+            push.schedule_changes(
+                [
+                    (
+                        request.user.pk,
+                        {"type": frames.READ_ALL, "cursor": cursor, "read_at": now.isoformat()},
+                    )
+                ],
+                using=using,
             )
     return _changed(request, {"cursor": cursor, "changed": changed})
 

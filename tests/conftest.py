@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import os
+import queue
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -306,3 +310,66 @@ def daphne(transactional_db, redis_layer):
         yield server
     finally:
         server.stop()
+
+
+class _Recorder:
+    """A socket as the hub sees it (delivery.Subscriber) that records what it is pushed."""
+
+    session_hash = None
+    cursor = None
+
+    def __init__(self, key: str) -> None:
+        self.user_key = key
+        self.frames: queue.Queue = queue.Queue()
+
+    async def push(self, text, cursor):
+        self.frames.put(json.loads(text))
+
+    async def resync(self):
+        self.frames.put({"type": "resync"})
+
+    async def shut(self, code):
+        self.frames.put({"type": "closed", "code": code})
+
+    def revalidate_soon(self):
+        self.frames.put({"type": "revalidate"})
+
+
+@pytest.fixture
+def listen():
+    """Attach recorders to a hub on a background event loop: ``receive = listen(user)``.
+
+    The frames arrive through the configured transport exactly as they
+    would reach a socket of that user in a server process.
+    """
+    from notifications import delivery
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def run(coro):
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(timeout=10)
+
+    def subscribe(user):
+        recorder = _Recorder(delivery.user_key(user.pk))
+
+        async def attach():
+            hub = await delivery.get_hub()
+            await hub.attach(recorder)
+
+        run(attach())
+
+        def receive(timeout: float = 5) -> dict:
+            return recorder.frames.get(timeout=timeout)
+
+        receive.recorder = recorder
+        return receive
+
+    try:
+        yield subscribe
+    finally:
+        run(delivery.stop_hub())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()

@@ -44,9 +44,15 @@ async def test_unknown_secret_key_is_anonymous_but_session_untouched(alice):
     assert await session_exists(cookie)
 
 
-@pytest.mark.parametrize("change", ["password", "deactivate", "delete_session"])
-async def test_revoked_session_is_closed_4401_at_next_revalidation(alice, change):
+@pytest.mark.parametrize("change", ["password", "deactivate", "delete_user"])
+async def test_user_change_closes_idle_sockets_at_once(alice, change):
+    """AUTH-07, issue 14.2: an idle socket (it never sends a frame) is closed 4401 promptly.
+
+    REVALIDATE_SECONDS stays at an hour: the close comes from the user's save
+    or deletion, not from a timer or from client traffic.
+    """
     cookie = await sync_to_async(session_cookie)(alice)
+    survivor = await sync_to_async(session_cookie)(alice)
 
     @sync_to_async
     def revoke():
@@ -57,15 +63,55 @@ async def test_revoked_session_is_closed_4401_at_next_revalidation(alice, change
             alice.is_active = False
             alice.save()
         else:
-            SessionStore(cookie.split("=", 1)[1]).delete()
+            alice.delete()
 
-    with override_settings(NOTIFICATIONS={"REVALIDATE_SECONDS": 0}):
+    with override_settings(NOTIFICATIONS={"REVALIDATE_SECONDS": 3600}):
+        async with connected(cookie=cookie) as ws, connected(cookie=survivor) as other:
+            await handshake(ws)
+            await handshake(other)
+            await revoke()
+            for socket in (ws, other):
+                assert await socket.receive_output(timeout=5) == {
+                    "type": "websocket.close",
+                    "code": 4401,
+                }
+
+
+async def test_password_change_closes_old_socket_and_new_cookie_connects(alice):
+    """Django cycles the changing session's key: its old socket closes, the new cookie works."""
+    cookie = await sync_to_async(session_cookie)(alice)
+
+    @sync_to_async
+    def change_password_in_that_session():
+        from django.test import Client
+
+        client = Client()
+        client.cookies.load(cookie)
+        new = "A-new-pw-123"
+        response = client.post(
+            "/admin/password_change/",
+            {"old_password": "pw", "new_password1": new, "new_password2": new},
+        )
+        assert response.status_code == 302, response.content[:500]
+        return f"sessionid={client.cookies['sessionid'].value}"
+
+    await sync_to_async(type(alice).objects.filter(pk=alice.pk).update)(is_staff=True)
+    async with connected(cookie=cookie) as ws:
+        await handshake(ws)
+        new_cookie = await change_password_in_that_session()
+        assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+    assert new_cookie != cookie
+    async with connected(cookie=new_cookie) as ws:
+        assert (await handshake(ws))["type"] == "state"
+
+
+async def test_deleted_session_is_closed_4401_at_next_revalidation_without_traffic(alice):
+    """AUTH-07: a session deleted behind our back (no signal) is found by the periodic check."""
+    cookie = await sync_to_async(session_cookie)(alice)
+    with override_settings(NOTIFICATIONS={"REVALIDATE_SECONDS": 0.2}):
         async with connected(cookie=cookie) as ws:
             await handshake(ws)
-            await ws.send_json_to({"action": "ping"})
-            assert (await ws.receive_json_from(timeout=5))["type"] == "pong"
-            await revoke()
-            await ws.send_json_to({"action": "sync", "after": 0})
+            await sync_to_async(SessionStore(cookie.split("=", 1)[1]).delete)()
             assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
 
 

@@ -13,7 +13,6 @@ from django.test import Client
 from django.urls import reverse
 
 import notifications
-from notifications import delivery
 from notifications.models import Notification
 
 pytestmark = pytest.mark.django_db
@@ -37,24 +36,6 @@ def as_alice(alice) -> Client:
     client = Client()
     client.force_login(alice)
     return client
-
-
-@pytest.fixture
-def listen():
-    """Subscribe a channel to a user's group; return a function that reads one frame."""
-    layer = get_channel_layer()
-
-    def subscribe(user):
-        channel = async_to_sync(layer.new_channel)()
-        async_to_sync(layer.group_add)(delivery.group_name(user.pk), channel)
-
-        async def receive() -> dict:
-            message = await asyncio.wait_for(layer.receive(channel), timeout=5)
-            return json.loads(message["text"])
-
-        return async_to_sync(receive)
-
-    return subscribe
 
 
 # Listing ----------------------------------------------------------------------
