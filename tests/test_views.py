@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
