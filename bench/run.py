@@ -1,210 +1,663 @@
-"""Benchmarks: bulk send, send → frame latency, fan-out. Prints medians and ratios.
+"""Delivery benchmarks: ours against a bare ``websockets`` reference in the same run.
 
-    make bench                                   # SQLite + Redis
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test make bench
+    make bench                                # every scenario, PostgreSQL + Redis
+    .venv/bin/python bench/run.py --quick     # smaller sizes, a few minutes
+    .venv/bin/python bench/run.py --only fanout,paced --sizes 2000
 
-It creates its own database (``bench_notifications``, or a temporary SQLite
-file), a Daphne subprocess with the Redis layer, and real ``websockets``
-clients on loopback, and removes them at the end. Every loop is bounded.
+Three servers, one at a time, on the same machine and the same data:
+
+* ``ours``: Daphne serving ``config.asgi:application`` (``bench/server.py``
+  adds a stats endpoint), the Redis transport, PostgreSQL, DEBUG off;
+* ``reference``: ``bench/reference.py``, a bare ``websockets`` server doing the
+  same socket job (the Python limit);
+* ``stock``: a tutorial Channels consumer on channels-redis, one group per
+  user and a ``group_send`` per recipient (fan-out only, for the plot).
+
+The clients are another process (``bench/clients.py``); the sender is this
+one: ``notifications.send()`` for ours, one Redis ``PUBLISH`` of the same
+frames for the reference. Every wait is bounded. Results go to
+``bench/results/latest.json`` (and a dated copy) and ``bench/fanout.png``;
+BENCHMARKS.md quotes them.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import datetime
 import json
 import os
+import random
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+PG_URL = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/test"
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+os.environ["DATABASE_URL"] = PG_URL
+os.environ["REDIS_URL"] = REDIS_URL
+os.environ.setdefault("DATABASE_TEST_NAME", "bench_notifications")
+os.environ["CHANNEL_LAYER_PREFIX"] = PREFIX = f"bench{os.getpid()}"
+os.environ["DJANGO_DEBUG"] = "0"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-if "postgres" in os.environ.get("DATABASE_URL", ""):
-    os.environ.setdefault("DATABASE_TEST_NAME", "bench_notifications")
-else:
-    os.environ.setdefault(
-        "DATABASE_TEST_NAME", str(Path(tempfile.gettempdir()) / "bench_notifications.sqlite3")
-    )
-os.environ["CHANNEL_LAYER_PREFIX"] = f"asgi-bench-{os.getpid()}"
 
 import django  # noqa: E402
 
 django.setup()
 
-from asgiref.sync import SyncToAsync, sync_to_async  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.contrib.auth.models import Group  # noqa: E402
-from django.db import connection, connections, transaction  # noqa: E402
-from django.test import Client  # noqa: E402
+from django.contrib.auth import (  # noqa: E402
+    BACKEND_SESSION_KEY,
+    HASH_SESSION_KEY,
+    SESSION_KEY,
+    get_user_model,
+)
+from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
+from django.contrib.sessions.models import Session  # noqa: E402
+from django.db import connection, connections  # noqa: E402
 from django.test.utils import setup_databases, teardown_databases  # noqa: E402
+from django.utils import timezone  # noqa: E402
+from django.utils.crypto import get_random_string  # noqa: E402
 
 import notifications  # noqa: E402
-from notifications.models import Notification  # noqa: E402
+from notifications import delivery, frames  # noqa: E402
+from tests.conftest import free_port, redis_problem, terminate, wait_for_port  # noqa: E402
+
+# tests.conftest gives test runs a prefix of their own; the servers use ours.
+os.environ["CHANNEL_LAYER_PREFIX"] = PREFIX
+
+RESULTS = ROOT / "bench" / "results"
+FRAME_SIZE_HINT = 400
 
 
-def median_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-def p95_ms(samples: list[float]) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000
+# Processes -------------------------------------------------------------------------
 
 
-def make_users(prefix: str, n: int) -> list:
-    User = get_user_model()
-    User.objects.bulk_create(
-        [User(username=f"{prefix}{i}", password="!") for i in range(n)], batch_size=1000
-    )
-    return list(User.objects.filter(username__startswith=prefix).order_by("pk"))
+class Server:
+    """One benchmarked server process (or several behind one port)."""
 
-
-def bench_bulk_send(n: int, runs: int) -> dict:
-    """send() to n users at once, against n separate Notification.objects.create()."""
-    users = make_users("bulk", n)
-    group = Group.objects.create(name="bench-bulk")
-    group.user_set.add(*users)
-    bulk, pushes = [], []
-    for _ in range(runs):
-        started = time.perf_counter()
-        with transaction.atomic():
-            notifications.send(group, "bench")
-            inserted = time.perf_counter()
-        # Leaving atomic() commits, then runs the on-commit push.
-        finished = time.perf_counter()
-        bulk.append(finished - started)
-        pushes.append(finished - inserted)
-    naive = []
-    for _ in range(max(1, runs // 2)):
-        started = time.perf_counter()
-        for user in users:
-            Notification.objects.create(recipient=user, message="bench")
-        naive.append(time.perf_counter() - started)
-    return {
-        "recipients": n,
-        "bulk_send_ms": median_ms(bulk),
-        "push_ms": median_ms(pushes),
-        "per_user_create_ms": median_ms(naive),
-        "ratio": statistics.median(naive) / statistics.median(bulk),
-    }
-
-
-async def open_sockets(server, cookies: list[str], origin: str):
-    import websockets
-
-    sockets = []
-    for start in range(0, len(cookies), 100):
-        batch = cookies[start : start + 100]
-        sockets += await asyncio.gather(
-            *(
-                websockets.connect(
-                    server.ws_url,
-                    additional_headers={"Cookie": c, "Origin": origin},
-                    open_timeout=30,
-                    max_queue=None,
-                )
-                for c in batch
-            )
+    def __init__(self, kind: str, workers: int = 1) -> None:
+        self.kind = kind
+        self.port = free_port()
+        self.url = f"ws://127.0.0.1:{self.port}/ws/notifications/"
+        self.origin = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "PYTHONUNBUFFERED": "1",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        }
+        daphne_args = ["--websocket-max-message-size", "65536"]
+        if kind == "reference":
+            commands = [
+                [
+                    sys.executable,
+                    str(ROOT / "bench" / "reference.py"),
+                    "--port",
+                    str(self.port),
+                    "--redis",
+                    REDIS_URL,
+                    "--channel",
+                    f"{PREFIX}:notifications",
+                    "--sessions",
+                    SESSIONS_FILE,
+                ]
+            ]
+        elif workers > 1:
+            commands = [
+                [
+                    sys.executable,
+                    "manage.py",
+                    "daphne_workers",
+                    "-w",
+                    str(workers),
+                    "-p",
+                    str(self.port),
+                    "--application",
+                    "bench.server:application",
+                    "--",
+                    *daphne_args,
+                ]
+            ]
+        else:
+            if kind == "stock":
+                env["BENCH_APP"] = "stock"
+            app = "bench.server:stock" if kind == "stock" else "bench.server:application"
+            commands = [
+                [
+                    sys.executable,
+                    "-m",
+                    "daphne",
+                    "-e",
+                    f"tcp:port={self.port}:interface=127.0.0.1:backlog=2048",
+                    *daphne_args,
+                    app,
+                ]
+            ]
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            commands[0], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
         )
-    for ws in sockets:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
-        assert frame["type"] == "state", frame
-    return sockets
+        wait_for_port(self.process, self.port, 30, self.output)
+
+    def output(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-4000:]
+
+    def stats(self, reset: bool = False, census: bool = False) -> dict:
+        query = "?" + "&".join(k for k, v in (("reset", reset), ("census", census)) if v)
+        url = f"http://127.0.0.1:{self.port}/__bench__/stats{query}"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            body = response.read()
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise RuntimeError(f"{self.kind} stats: {body[:300]!r}\n{self.output()}") from None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        terminate(self.process)
+        self.log.close()
 
 
-def cookies_for(users) -> list[str]:
-    result = []
+class Clients:
+    """The client process (bench/clients.py), one command at a time."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "clients.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def call(self, op: str, **args) -> dict:
+        self.process.stdin.write(json.dumps({"op": op, **args}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the client process died")
+        return json.loads(line)
+
+    def stop(self) -> None:
+        self.process.stdin.close()
+        terminate(self.process)
+
+
+# Data --------------------------------------------------------------------------------
+
+
+SESSIONS_FILE = str(Path(tempfile.gettempdir()) / f"bench-sessions-{os.getpid()}.json")
+
+
+def database_url() -> str:
+    params = connection.settings_dict
+    host = params.get("HOST") or "127.0.0.1"
+    user, port = params.get("USER") or "postgres", params.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{params['NAME']}"
+
+
+def make_users(n: int) -> tuple[list, list[str]]:
+    """Create ``n`` users with one logged-in session each; return users and cookies."""
+    user_model = get_user_model()
+    user_model.objects.bulk_create(
+        [user_model(username=f"u{i}", password="!") for i in range(n)], batch_size=2000
+    )
+    users = list(user_model.objects.order_by("pk"))
+    store = SessionStore()
+    expire = timezone.now() + datetime.timedelta(days=1)
+    sessions, cookies, keys = [], [], {}
     for user in users:
-        client = Client()
-        client.force_login(user)
-        result.append(f"sessionid={client.cookies['sessionid'].value}")
+        key = get_random_string(32, "abcdefghijklmnopqrstuvwxyz0123456789")
+        data = {
+            SESSION_KEY: str(user.pk),
+            BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+            HASH_SESSION_KEY: user.get_session_auth_hash(),
+        }
+        sessions.append(
+            Session(session_key=key, session_data=store.encode(data), expire_date=expire)
+        )
+        cookies.append(f"sessionid={key}")
+        keys[key] = delivery.user_key(user.pk)
+    Session.objects.bulk_create(sessions, batch_size=2000)
+    Path(SESSIONS_FILE).write_text(json.dumps(keys))
+    return users, cookies
+
+
+def reference_frame(pk, i: int, sent_at: float | None = None) -> str:
+    """A frame the size and shape of ours, for the reference to carry."""
+    data = {} if sent_at is None else {"t": sent_at}
+    notification = {
+        "id": 10_000_000 + i,
+        "cursor": i,
+        "title": "",
+        "message": "bench fan-out",
+        "level": "info",
+        "level_number": 20,
+        "url": "",
+        "category": "",
+        "data": data,
+        "actor": None,
+        "target": None,
+        "created_at": timezone.now().isoformat(),
+        "read": False,
+        "read_at": None,
+    }
+    return frames.encode(frames.created(notification, 1))
+
+
+def publish(entries: list[tuple[str, str, None]]) -> None:
+    transport = delivery.get_transport()
+    assert transport.publish(entries) == len(entries), "reference publish failed"
+
+
+# Senders ---------------------------------------------------------------------------
+
+
+def send_to(kind: str, users: list, message: str = "bench fan-out") -> None:
+    """One broadcast to ``users``, the way each server is sent to."""
+    if kind == "ours":
+        notifications.send(get_user_model().objects.filter(pk__in=[u.pk for u in users]), message)
+    elif kind == "reference":
+        publish(
+            [(delivery.user_key(u.pk), reference_frame(u.pk, i), None) for i, u in enumerate(users)]
+        )
+    else:
+        stock_send(users)
+
+
+def stock_send(users: list) -> None:
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    texts = [reference_frame(u.pk, i) for i, u in enumerate(users)]
+
+    async def send_all():
+        import asyncio
+
+        for start in range(0, len(users), 100):
+            await asyncio.gather(
+                *(
+                    layer.group_send(f"user_{u.pk}", {"type": "notify", "text": text})
+                    for u, text in zip(
+                        users[start : start + 100], texts[start : start + 100], strict=True
+                    )
+                )
+            )
+
+    async_to_sync(send_all)()
+
+
+def send_one(kind: str, user, i: int) -> float:
+    """One notification to one user, stamped with its send time; return the call's duration."""
+    started = time.monotonic()
+    if kind == "ours":
+        notifications.send(user, "paced", data={"t": started})
+    else:
+        publish([(delivery.user_key(user.pk), reference_frame(user.pk, i, started), None)])
+    return time.monotonic() - started
+
+
+# Scenarios --------------------------------------------------------------------------
+
+
+def open_all(clients: Clients, server: Server, cookies: list[str], in_flight: int = 100) -> dict:
+    result = clients.call(
+        "open",
+        url=server.url,
+        origin=server.origin,
+        cookies=cookies,
+        in_flight=in_flight,
+        timeout=60,
+    )
+    if result["failed"]:
+        print(f"    {result['failed']} handshakes failed: {result['failures']}", flush=True)
     return result
 
 
-async def bench_latency(server, samples: int) -> dict:
-    [user] = await sync_to_async(make_users)("lat", 1)
-    [cookie] = await sync_to_async(cookies_for)([user])
-    [ws] = await open_sockets(server, [cookie], server.url)
-    send = sync_to_async(notifications.send)
-    latencies = []
-    for i in range(samples):
-        started = time.perf_counter()
-        await send(user, f"latency {i}")
-        frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        latencies.append(time.perf_counter() - started)
-        assert frame["notification"]["message"] == f"latency {i}"
-    await ws.close()
-    return {"samples": samples, "median_ms": median_ms(latencies), "p95_ms": p95_ms(latencies)}
+def scenario_connect_and_fanout(kind: str, users, cookies, n: int, rounds: int) -> dict:
+    """Open n sockets (connect figures, memory), then broadcast to all n ``rounds`` times."""
+    server = Server(kind)
+    clients = Clients()
+    try:
+        before = server.stats(reset=True)
+        opened = open_all(clients, server, cookies[:n])
+        time.sleep(1)
+        after = server.stats(reset=True)
+        result = {
+            "sockets": n,
+            "open_s": opened["seconds"],
+            "failed": opened["failed"],
+            "handshake_p50_ms": opened["handshake_p50_ms"],
+            "handshake_p99_ms": opened["handshake_p99_ms"],
+            "cpu_ms_per_open": 1000 * (after["cpu_s"] - before["cpu_s"]) / max(1, opened["opened"]),
+            "kib_per_socket": (after["rss_kib"] - before["rss_kib"]) / max(1, opened["opened"]),
+            "gc_max_ms_connect": after["gc_max_ms"],
+        }
+        times, lost = [], 0
+        for r in range(rounds):
+            clients.call("reset")
+            started = time.monotonic()
+            send_to(kind, users[:n], f"fan-out {r}")
+            got = clients.call("collect", per_socket=1, timeout=120)
+            times.append(got["last_at"] - started if got["short"] == 0 else float("nan"))
+            lost += got["lost"]
+        stats = server.stats(reset=True)
+        result.update(
+            fanout_s=statistics.median(t for t in times if t == t)
+            if any(t == t for t in times)
+            else None,
+            fanout_runs_s=times,
+            lost=lost,
+            frames=n * rounds,
+            gc_max_ms_fanout=stats["gc_max_ms"],
+            gc_full_fanout=stats["gc_full"],
+        )
+        return result
+    finally:
+        clients.call("close")
+        clients.stop()
+        server.stop()
 
 
-async def bench_fanout(server, n: int, runs: int) -> dict:
-    users = await sync_to_async(make_users)("fan", n)
-    cookies = await sync_to_async(cookies_for)(users)
-    sockets = await open_sockets(server, cookies, server.url)
-    group = await sync_to_async(Group.objects.create)(name="bench-fanout")
-    await sync_to_async(group.user_set.add)(*users)
-    send = sync_to_async(notifications.send)
-    totals = []
-    for run in range(runs):
-        started = time.perf_counter()
-        sending = asyncio.ensure_future(send(group, f"fan-out {run}"))
-        frames = await asyncio.wait_for(asyncio.gather(*(ws.recv() for ws in sockets)), timeout=120)
-        totals.append(time.perf_counter() - started)
-        await sending
-        assert all(json.loads(f)["notification"]["message"] == f"fan-out {run}" for f in frames)
-    await asyncio.gather(*(ws.close() for ws in sockets))
-    return {"sockets": n, "all_received_median_ms": median_ms(totals)}
+def scenario_paced(kind: str, users, cookies, n: int, rate: int, seconds: float) -> dict:
+    """n sockets open; ``rate`` single-user sends per second for ``seconds``: latency."""
+    server = Server(kind)
+    clients = Clients()
+    try:
+        open_all(clients, server, cookies[:n])
+        # Warm up: the first sends open connections and prepare statements.
+        for i in range(20):
+            send_one(kind, users[i % n], i)
+        clients.call("collect", per_socket=0, timeout=1, settle=0.5)
+        clients.call("reset")
+        server.stats(reset=True)
+        count = int(rate * seconds)
+        durations = []
+        started = time.monotonic()
+        order = random.Random(1).sample(range(n), k=min(n, count)) * (count // n + 1)
+        for i in range(count):
+            target = started + i / rate
+            delay = target - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            durations.append(send_one(kind, users[order[i]], i))
+        achieved = count / (time.monotonic() - started)
+        clients.call("collect", per_socket=0, timeout=1, settle=2)
+        latency = clients.call("latencies")
+        stats = server.stats(reset=True)
+        return {
+            "sockets": n,
+            "rate": rate,
+            "achieved_rate": achieved,
+            "pushes": count,
+            "received": latency["samples"],
+            "lost": count - latency["samples"],
+            "p50_ms": latency.get("p50_ms"),
+            "p99_ms": latency.get("p99_ms"),
+            "max_ms": latency.get("max_ms"),
+            "send_call_p50_ms": 1000 * statistics.median(durations),
+            "gc_max_ms": stats["gc_max_ms"],
+        }
+    finally:
+        clients.call("close")
+        clients.stop()
+        server.stop()
+
+
+def scenario_send_call(kind: str, users, cookies, samples: int) -> dict:
+    """One-user send() from this (sync) process, the user online with one socket."""
+    server = Server(kind)
+    clients = Clients()
+    try:
+        open_all(clients, server, cookies[:1])
+        for i in range(20):
+            send_one(kind, users[0], i)
+        durations = [send_one(kind, users[0], i) for i in range(samples)]
+        return {
+            "samples": samples,
+            "p50_ms": 1000 * statistics.median(durations),
+            "p99_ms": 1000 * pct(durations, 0.99),
+        }
+    finally:
+        clients.call("close")
+        clients.stop()
+        server.stop()
+
+
+def scenario_two_processes(kind: str, users, cookies, n: int, rounds: int) -> dict:
+    """Two server processes behind one port; a broadcast reaches both, each socket once."""
+    if kind == "reference":
+        return {"skipped": "the reference is one process"}
+    server = Server(kind, workers=2)
+    clients = Clients()
+    try:
+        open_all(clients, server, cookies[:n])
+        times, lost, extra = [], 0, 0
+        for r in range(rounds):
+            clients.call("reset")
+            started = time.monotonic()
+            send_to(kind, users[:n], f"two {r}")
+            got = clients.call("collect", per_socket=1, timeout=120, settle=0.5)
+            times.append(got["last_at"] - started)
+            lost += got["lost"]
+            extra += got["extra"]
+        return {"sockets": n, "fanout_s": statistics.median(times), "lost": lost, "extra": extra}
+    finally:
+        clients.call("close")
+        clients.stop()
+        server.stop()
+
+
+def scenario_admin_broadcast(users, cookies, n: int, rounds: int) -> dict:
+    """The admin compose page, "send to everyone", with all n users online."""
+    from django.test import Client
+
+    admin = get_user_model().objects.create_superuser("benchadmin", password="x")
+    browser = Client()
+    browser.force_login(admin)
+    server = Server("ours")
+    clients = Clients()
+    try:
+        opened = open_all(clients, server, cookies[:n], in_flight=200)
+        times, lost = [], 0
+        for r in range(rounds):
+            clients.call("reset")
+            started = time.monotonic()
+            response = browser.post(
+                "/admin/notifications/notification/send/",
+                {
+                    "title": f"Maintenance {r}",
+                    "message": "Down at 6",
+                    "level": "20",
+                    "url": "",
+                    "category": "ops",
+                    "audience": "everyone",
+                    "_send": "1",
+                },
+            )
+            posted = time.monotonic() - started
+            assert response.status_code == 302, response.content[:500]
+            got = clients.call("collect", per_socket=1, timeout=120)
+            times.append((got["last_at"] - started, posted))
+            lost += got["lost"]
+        return {
+            "users": get_user_model().objects.filter(is_active=True).count(),
+            "online": opened["opened"],
+            "all_received_s": statistics.median(t for t, _ in times),
+            "post_s": statistics.median(p for _, p in times),
+            "runs_s": [t for t, _ in times],
+            "lost": lost,
+        }
+    finally:
+        clients.call("close")
+        clients.stop()
+        server.stop()
+
+
+# Main ---------------------------------------------------------------------------------
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bulk", type=int, default=1000, help="recipients for the bulk send")
-    parser.add_argument("--latency-samples", type=int, default=50)
-    parser.add_argument("--fanout", type=int, default=1000, help="sockets for the fan-out")
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="small sizes, fewer rounds")
+    parser.add_argument("--only", default="", help="comma-separated scenarios")
+    parser.add_argument("--sizes", default="", help="fan-out sizes, e.g. 500,1000,2000,5000")
+    parser.add_argument("--rounds", type=int, default=0)
     args = parser.parse_args()
 
-    from config.settings import redis_channel_layers
-    from tests.conftest import DaphneServer, database_url_for_children, redis_problem
-
-    if problem := redis_problem(os.environ["REDIS_URL"]):
+    if problem := redis_problem(REDIS_URL):
         sys.exit(f"bench needs Redis: {problem}")
-    settings.CHANNEL_LAYERS = redis_channel_layers(os.environ["REDIS_URL"])
+    if connection.vendor != "postgresql":
+        sys.exit(
+            "bench runs on PostgreSQL: set DATABASE_URL (default postgres://...@127.0.0.1/test)"
+        )
+    quick = args.quick
+    sizes = [int(s) for s in args.sizes.split(",") if s] or (
+        [500, 2000] if quick else [500, 1000, 2000, 5000]
+    )
+    rounds = args.rounds or (3 if quick else 5)
+    only = set(filter(None, args.only.split(","))) or {
+        "fanout",
+        "paced",
+        "send",
+        "two",
+        "admin",
+    }
+    admin_users = 2000 if quick else 10_000
+    total = max(max(sizes), admin_users if "admin" in only else 0, 2000)
+
     old = setup_databases(verbosity=0, interactive=False, keepdb=False)
-    server = None
+    results: dict = {
+        "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "versions": versions(),
+    }
     try:
-        print(f"database: {connection.vendor}; layer: channels_redis.core.RedisChannelLayer")
-        result = bench_bulk_send(args.bulk, args.runs)
-        print(
-            f"bulk send to {result['recipients']} users: median {result['bulk_send_ms']:.1f} ms "
-            f"(commit + push after commit: {result['push_ms']:.1f} ms); "
-            f"{result['recipients']} x Notification.objects.create(): "
-            f"{result['per_user_create_ms']:.1f} ms; ratio {result['ratio']:.1f}x"
-        )
-        server = DaphneServer(database_url_for_children(), os.environ["REDIS_URL"])
-        result = asyncio.run(bench_latency(server, args.latency_samples))
-        print(
-            f"send() -> frame received, 1 socket, {result['samples']} samples: "
-            f"median {result['median_ms']:.2f} ms, p95 {result['p95_ms']:.2f} ms"
-        )
-        result = asyncio.run(bench_fanout(server, args.fanout, args.runs))
-        print(
-            f"fan-out: one send() to {result['sockets']} users with one socket each, "
-            f"until every socket has its frame: median {result['all_received_median_ms']:.0f} ms"
-        )
+        users, cookies = make_users(total)
+        print(f"{len(users)} users with sessions; PostgreSQL + Redis; DEBUG off", flush=True)
+        kinds = ["ours", "reference"]
+        if "fanout" in only:
+            results["fanout"] = {}
+            for n in sizes:
+                for kind in [*kinds, "stock"]:
+                    r = scenario_connect_and_fanout(kind, users, cookies, n, rounds)
+                    results["fanout"].setdefault(str(n), {})[kind] = r
+                    report_fanout(kind, r)
+        if "paced" in only:
+            results["paced"] = {}
+            for n in [s for s in sizes if s >= 2000] or [max(sizes)]:
+                for kind in kinds:
+                    r = scenario_paced(
+                        kind, users, cookies, n, rate=300, seconds=5 if quick else 10
+                    )
+                    results["paced"].setdefault(str(n), {})[kind] = r
+                    print(
+                        f"  paced {kind:9} {n:5} sockets {r['achieved_rate']:.0f}/s: p50 "
+                        f"{r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, lost {r['lost']}, "
+                        f"send call p50 {r['send_call_p50_ms']:.2f} ms, "
+                        f"GC max {r['gc_max_ms']:.0f} ms",
+                        flush=True,
+                    )
+        if "send" in only:
+            results["send"] = {}
+            for kind in kinds:
+                r = scenario_send_call(kind, users, cookies, 300)
+                results["send"][kind] = r
+                print(
+                    f"  one-user send {kind:9}: p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms",
+                    flush=True,
+                )
+        if "two" in only:
+            results["two"] = {}
+            for kind in ["ours"]:
+                r = scenario_two_processes(kind, users, cookies, 2000, rounds)
+                results["two"][kind] = r
+                print(f"  two processes {kind}: {r}", flush=True)
+        if "admin" in only:
+            r = scenario_admin_broadcast(users, cookies, admin_users, 3)
+            results["admin"] = r
+            print(f"  admin broadcast: {r}", flush=True)
     finally:
-        if server is not None:
-            server.stop()
         connections.close_all()
-        # sync_to_async ran ORM calls in asgiref's single sync thread.
-        SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
         teardown_databases(old, verbosity=0)
+        Path(SESSIONS_FILE).unlink(missing_ok=True)
+    RESULTS.mkdir(exist_ok=True)
+    text = json.dumps(results, indent=2)
+    (RESULTS / "latest.json").write_text(text)
+    stamp = results["when"][:16].replace(":", "")
+    (RESULTS / f"{stamp}.json").write_text(text)
+    if "fanout" in results:
+        plot(results)
+    print(f"results: {RESULTS / 'latest.json'}")
+
+
+def report_fanout(kind: str, r: dict) -> None:
+    fan = f"{1000 * r['fanout_s']:.0f} ms" if r["fanout_s"] is not None else "incomplete"
+    print(
+        f"  {kind:9} {r['sockets']:5} sockets: open {r['open_s']:.2f} s "
+        f"({r['cpu_ms_per_open']:.2f} ms CPU/open, {r['kib_per_socket']:.1f} KiB/socket, "
+        f"{r['failed']} failed); fan-out {fan}, lost {r['lost']}/{r['frames']}; "
+        f"GC max {r['gc_max_ms_fanout']:.0f} ms",
+        flush=True,
+    )
+
+
+def versions() -> dict:
+    import importlib.metadata as md
+
+    names = ["django", "channels", "channels-redis", "daphne", "redis", "websockets", "twisted"]
+    found = {}
+    for name in names:
+        try:
+            found[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return found
+
+
+def plot(results: dict) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install -r bench/requirements.txt): no plot")
+        return
+    fanout = results["fanout"]
+    sizes = sorted(int(n) for n in fanout)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    labels = {
+        "ours": "notifications (Daphne, Redis transport)",
+        "reference": "bare websockets + Redis pub/sub",
+        "stock": "stock Channels: channels-redis group per user",
+    }
+    for kind, style in (("ours", "o-"), ("reference", "s--"), ("stock", "^:")):
+        xs = [n for n in sizes if fanout[str(n)].get(kind, {}).get("fanout_s") is not None]
+        ys = [fanout[str(n)][kind]["fanout_s"] for n in xs]
+        if xs:
+            ax.plot(xs, ys, style, label=labels[kind])
+    ax.set_xlabel("connected users (one socket each)")
+    ax.set_ylabel("one broadcast until the last frame arrived (s)")
+    ax.set_title(f"Fan-out, {results['machine']['cpus']} cores, {results['when'][:10]}")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(ROOT / "bench" / "fanout.png", dpi=110)
+    print(f"plot: {ROOT / 'bench' / 'fanout.png'}")
 
 
 if __name__ == "__main__":

@@ -25,12 +25,13 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
 from django.db import transaction
 from django.http.cookie import parse_cookie
 from django.utils.crypto import constant_time_compare
+
+from .threads import database_call
 
 
 def session_user(session: Any) -> Any:
@@ -72,15 +73,10 @@ def user_for_session_key(session_key: str | None) -> Any:
     return authenticate(session_key)[1]
 
 
-# Off asgiref's single thread: sockets authenticate in parallel, each with
-# Channels' connection hygiene (close_old_connections) around the call.
-aauthenticate = database_sync_to_async(authenticate, thread_sensitive=False)
-auser_for_session_key = database_sync_to_async(user_for_session_key, thread_sensitive=False)
-
-
-async def aget_session_user(session: Any) -> Any:
-    """Return the user logged in to ``session`` (async; see ``session_user``)."""
-    return await database_sync_to_async(session_user, thread_sensitive=False)(session)
+# On the notifications worker threads: sockets authenticate in parallel.
+aauthenticate = database_call(authenticate)
+auser_for_session_key = database_call(user_for_session_key)
+aget_session_user = database_call(session_user)
 
 
 class SessionAuthMiddleware:

@@ -39,11 +39,11 @@ from collections import deque
 from typing import Any
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from . import conf, delivery, frames, push
 from .auth import auser_for_session_key
+from .threads import database_call
 
 logger = logging.getLogger(__name__)
 
@@ -438,9 +438,9 @@ def _after_sync(user_id: Any, after: int, limit: int) -> dict[str, Any]:
     }
 
 
-# Off asgiref's single thread-sensitive thread: sockets query in parallel.
-_state = database_sync_to_async(_state_sync, thread_sensitive=False)
-_after = database_sync_to_async(_after_sync, thread_sensitive=False)
+# On the notifications worker threads: sockets query in parallel.
+_state = database_call(_state_sync)
+_after = database_call(_after_sync)
 
 
 def _check_keys(message: dict[str, Any], allowed: set[str]) -> None:

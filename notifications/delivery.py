@@ -513,9 +513,9 @@ class LocalTransport(Transport):
 
     async def _poll(self, hub: Hub) -> None:
         """Push what other processes committed, found in the database (no Redis here)."""
-        from asgiref.sync import sync_to_async
+        from .threads import database_call
 
-        poller = sync_to_async(hub.poller, thread_sensitive=False)
+        poller = database_call(hub.poller)
         while True:
             await asyncio.sleep(conf.get("LOCAL_POLL_SECONDS"))
             cursors = {}

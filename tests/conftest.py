@@ -107,8 +107,13 @@ def _close_worker_thread_connections(django_db_setup):
     from asgiref.sync import SyncToAsync
     from django.db import connections
 
-    # Async tests run ORM calls in asgiref's single sync thread.
+    # Async tests run ORM calls in asgiref's single sync thread, and sockets
+    # in the notifications worker threads (Channels' communicator keeps their
+    # connections open).
     SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=10)
+    from notifications.threads import close_connections
+
+    close_connections()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -373,3 +378,4 @@ def listen():
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
+
