@@ -378,4 +378,3 @@ def listen():
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
-
