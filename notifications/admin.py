@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import api
-from .forms import ComposeForm
+from .forms import ComposeForm, DataField
 from .models import Broadcast, Notification
 
 logger = logging.getLogger(__name__)
@@ -90,6 +90,8 @@ class NotificationAdmin(admin.ModelAdmin):
     ]
 
     list_display = ["display_title", "recipient", "level", "category", "is_read", "created_at"]
+    # Django's JSON form field answers some crafted JSON with a 500.
+    formfield_overrides = {models.JSONField: {"form_class": DataField}}
     list_filter = [
         "level",
         ReadFilter,

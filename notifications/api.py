@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from .constants import Level
+from .validators import validate_data
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, Group
@@ -57,7 +59,21 @@ def send(
     )
     if target is not None:
         _set_target(template, target)
-    template.clean_fields(exclude=["recipient", "cursor", "actor", "target_content_type"])
+    errors: dict[str, list[ValidationError]] = {}
+    # data apart: Django's JSONField.validate() lets json.dumps()'s ValueError out
+    # (an integer over 4300 digits, a circular reference); validate_data covers it.
+    try:
+        validate_data(template.data)
+    except ValidationError as exc:
+        errors["data"] = exc.error_list
+    try:
+        template.clean_fields(
+            exclude=["recipient", "cursor", "actor", "target_content_type", "data"]
+        )
+    except ValidationError as exc:
+        errors = {**exc.error_dict, **errors}
+    if errors:
+        raise ValidationError(errors)
     return Notification.objects.create_for(recipient_ids(recipient), template)
 
 

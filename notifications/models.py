@@ -31,7 +31,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import frames, inserts, push
 from .constants import Level
-from .validators import validate_data, validate_link
+from .validators import safe_link, validate_data, validate_link, validate_text
 
 # A few thousand ids per statement stays far below SQLite's variable limit and
 # keeps PostgreSQL's plans simple; sends to more users take a few statements.
@@ -237,8 +237,10 @@ class Notification(models.Model):
         editable=False,
         help_text=_("Per-user sequence number; clients resume after it."),
     )
-    title = models.CharField(_("title"), max_length=200, blank=True)
-    message = models.TextField(_("message"), max_length=2000, validators=[MaxLengthValidator(2000)])
+    title = models.CharField(_("title"), max_length=200, blank=True, validators=[validate_text])
+    message = models.TextField(
+        _("message"), max_length=2000, validators=[MaxLengthValidator(2000), validate_text]
+    )
     level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices, default=Level.INFO)
     url = models.CharField(
         _("url"),
@@ -247,7 +249,9 @@ class Notification(models.Model):
         validators=[validate_link],
         help_text=_("An http(s):// URL or a path on this site, starting with '/'."),
     )
-    category = models.CharField(_("category"), max_length=100, blank=True)
+    category = models.CharField(
+        _("category"), max_length=100, blank=True, validators=[validate_text]
+    )
     data = models.JSONField(
         _("data"),
         default=dict,
@@ -332,7 +336,8 @@ class Notification(models.Model):
     def as_dict(self) -> dict[str, Any]:
         """Return the notification's JSON form: the one wire format.
 
-        The socket, the HTTP API and the admin preview all send this.
+        The socket, the HTTP API and the admin preview all send this. ``url``
+        is ``""`` unless it passes ``validate_link`` now, whatever is stored.
         """
         actor = None
         if self.actor_id is not None:
@@ -350,7 +355,8 @@ class Notification(models.Model):
             "message": self.message,
             "level": self.level_tag,
             "level_number": int(self.level),
-            "url": self.url,
+            # update(), raw SQL or an import may have skipped the url's validator.
+            "url": safe_link(self.url),
             "category": self.category,
             "data": self.data,
             "actor": actor,

@@ -3,22 +3,36 @@
 Channels' ``AllowedHostsOriginValidator`` compares only the host of the Origin
 header with ``ALLOWED_HOSTS``: it ignores scheme and port, and ``"*"`` turns it
 off. ``OriginValidator`` here accepts a handshake only when the Origin is the
-page's own origin (same host and port as the request's Host header, on a host
-``ALLOWED_HOSTS`` accepts) or is listed in ``CSRF_TRUSTED_ORIGINS``, the same
-list Django uses for cross-origin POSTs. A page on any other origin cannot open
-a socket with the visitor's cookies (cross-site websocket hijacking).
+socket's own origin, or is listed in ``CSRF_TRUSTED_ORIGINS``, the same list
+Django uses for cross-origin POSTs. A page on any other origin cannot open a
+socket with the visitor's cookies (cross-site websocket hijacking).
+
+The socket's own origin is the one Django's CSRF check computes for a request
+to the same URL (``request.scheme`` and ``request.get_host()``): the scheme of
+the socket (``ws`` is ``http``, ``wss`` is ``https``), or the one
+``SECURE_PROXY_SSL_HEADER`` names behind a TLS-terminating proxy; the Host
+header (or ``X-Forwarded-Host`` with ``USE_X_FORWARDED_HOST``), on a host
+``ALLOWED_HOSTS`` accepts; and its port. So ``https://host:8000`` is refused
+on a plain ``ws://host:8000`` socket.
 """
 
 from __future__ import annotations
 
+import io
 from typing import Any
 from urllib.parse import urlsplit
 
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
-from django.http.request import validate_host
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.asgi import ASGIRequest
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# The HTTP scheme of a page that may open a socket with this websocket scheme.
+# Daphne leaves "scheme" out of websocket scopes, and ASGI's default is "ws".
+_PAGE_SCHEMES = {"ws": "http", "wss": "https"}
+
+Origin = tuple[str, str, int]
 
 
 class OriginValidator:
@@ -35,29 +49,49 @@ class OriginValidator:
 
 def origin_allowed(scope: dict[str, Any]) -> bool:
     """Return whether the handshake in ``scope`` comes from an allowed origin."""
-    headers = dict(scope.get("headers", ()))
-    origin = headers.get(b"origin", b"").decode("latin-1").strip().lower()
-    parsed = _parse_origin(origin)
+    origins = [value for name, value in scope.get("headers", ()) if name == b"origin"]
+    if len(origins) != 1:
+        return False
+    parsed = _parse_origin(origins[0].decode("latin-1").strip().lower())
     if parsed is None:
         return False
-    scheme, host, _port = parsed
     trusted = getattr(settings, "CSRF_TRUSTED_ORIGINS", [])
     if any(_matches_trusted(parsed, entry) for entry in trusted):
         return True
-    host_header = headers.get(b"host", b"").decode("latin-1").strip().lower()
-    if not host_header:
-        return False
-    same = _parse_origin(f"{scheme}://{host_header}")
-    if same != parsed:
-        return False
-    return validate_host(host, settings.ALLOWED_HOSTS) or (
-        settings.DEBUG
-        and not settings.ALLOWED_HOSTS
-        and host in {"localhost", "127.0.0.1", "[::1]"}
-    )
+    return parsed == own_origin(scope)
 
 
-def _parse_origin(origin: str) -> tuple[str, str, int] | None:
+def own_origin(scope: dict[str, Any]) -> Origin | None:
+    """Return the socket's own ``(scheme, host, port)``, as Django sees a request's origin.
+
+    ``None`` when there is none to trust: no Host header, a host that
+    ``ALLOWED_HOSTS`` refuses, or an unknown socket scheme.
+    """
+    if not any(name == b"host" for name, _value in scope.get("headers", ())):
+        return None
+    page_scheme = _PAGE_SCHEMES.get(scope.get("scheme") or "ws")
+    if page_scheme is None:
+        return None
+    # Django's own request, so that SECURE_PROXY_SSL_HEADER, USE_X_FORWARDED_HOST
+    # and ALLOWED_HOSTS (with DEBUG's localhost default) mean exactly what they
+    # mean for the CSRF origin check of an HTTP request.
+    http_scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "scheme": page_scheme,
+        "headers": scope.get("headers", []),
+        "server": scope.get("server"),
+    }
+    request = ASGIRequest(http_scope, io.BytesIO())
+    try:
+        host = request.get_host()
+    except DisallowedHost:
+        return None
+    return _parse_origin(f"{request.scheme}://{host}".lower())
+
+
+def _parse_origin(origin: str) -> Origin | None:
     if not origin or origin == "null":
         return None
     try:
@@ -73,7 +107,7 @@ def _parse_origin(origin: str) -> tuple[str, str, int] | None:
     return parts.scheme, host, port or _DEFAULT_PORTS[parts.scheme]
 
 
-def _matches_trusted(origin: tuple[str, str, int], entry: str) -> bool:
+def _matches_trusted(origin: Origin, entry: str) -> bool:
     scheme, host, port = origin
     entry = entry.strip().lower()
     wildcard = "://*." in entry

@@ -244,7 +244,9 @@ def database_url_for_children() -> str:
 class DaphneServer:
     """A Daphne subprocess serving config.asgi with the Redis channel layer."""
 
-    def __init__(self, database_url: str, redis_url: str) -> None:
+    def __init__(
+        self, database_url: str, redis_url: str, *, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/notifications/"
@@ -254,6 +256,7 @@ class DaphneServer:
             "REDIS_URL": redis_url,
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),  # e.g. another DJANGO_SETTINGS_MODULE
         }
         self.env = env  # kept for start_again()
         self.log = open(ROOT / f".daphne-{self.port}.log", "w+b")  # noqa: SIM115
@@ -326,8 +329,10 @@ class _Recorder:
     def __init__(self, key: str) -> None:
         self.user_key = key
         self.frames: queue.Queue = queue.Queue()
+        self.texts: list[str] = []  # As sent on the socket.
 
     async def push(self, text, cursor):
+        self.texts.append(text)
         self.frames.put(json.loads(text))
 
     async def resync(self):

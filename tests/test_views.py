@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
 
@@ -340,3 +341,124 @@ def test_form_post_with_foreign_next_redirects_to_history(as_alice, alice):
     [n] = notifications.send(alice, "x")
     response = as_alice.post(item_url("read", n.pk), {"next": "https://evil.example/"})
     assert response["Location"] == reverse("notifications:history")
+
+
+# Crafted input: 400 or 404, never 500 (issue 14, item 4) -------------------------
+
+TOO_LONG = "9" * 5000  # int() refuses more than 4300 digits with a ValueError
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"after": TOO_LONG}, {"before": TOO_LONG}, {"limit": TOO_LONG}, {"after": "1" * 4301},
+     {"limit": "1" + "0" * 4300}, {"after": "9223372036854775808"}, {"after": "+1"},
+     {"after": " 1"}, {"after": "1 "}, {"after": "1.0"}, {"after": "1e3"}, {"after": "\u0661"},
+     {"after": "²"}, {"after": "0x10"}],
+)  # fmt: skip
+def test_list_rejects_crafted_integers_with_400_not_500(as_alice, params):
+    response = as_alice.get(reverse("notifications:api-list"), params)
+    assert response.status_code == 400
+    [(name, _value)] = params.items()
+    assert response.json() == {
+        "error": "invalid_params",
+        "detail": f"{name!r} must be an integer from {1 if name != 'after' else 0} to "
+        f"{100 if name == 'limit' else 2**63 - 1}.",
+    }
+
+
+def test_list_accepts_leading_zeros_however_many(as_alice, alice):
+    send_many(alice, 3)
+    params = {"after": "0" * 5000 + "1", "limit": "0" * 5000 + "2"}
+    data = as_alice.get(reverse("notifications:api-list"), params).json()
+    assert [n["cursor"] for n in data["results"]] == [2, 3]
+
+
+@pytest.mark.parametrize("before", [TOO_LONG, "x", "0", "-1", "9223372036854775808"])
+def test_history_answers_400_for_an_invalid_before(as_alice, alice, before):
+    notifications.send(alice, "x")
+    response = as_alice.get(reverse("notifications:history"), {"before": before})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("name", ["read", "unread", "delete"])
+@pytest.mark.parametrize("pk", [2**63 - 1, 2**63, 10**30])
+def test_out_of_range_id_is_the_same_404_as_a_missing_one(as_alice, alice, name, pk):
+    """IDOR-07: ids past the database's integer range answer like any missing id."""
+    [n] = notifications.send(alice, "x")
+    missing = as_alice.post(item_url(name, n.pk + 1000))
+    response = as_alice.post(item_url(name, pk))
+    assert response.status_code == missing.status_code == 404
+    assert response.content == missing.content
+
+
+@pytest.mark.parametrize("name", ["read", "unread", "delete"])
+def test_id_too_long_for_int_is_404_not_500(as_alice, name):
+    """The URL converter's int() fails, so the URL does not resolve: Django's 404."""
+    response = as_alice.post(item_url(name, 1).replace("/1/", f"/{TOO_LONG}/"))
+    assert response.status_code == 404
+
+
+# Links are checked again on output (issue 14, item 5) -----------------------------
+
+UNSAFE_STORED = ["/\t/evil.example/", "/\n/evil.example/", "javascript:alert(1)", "//evil.example"]
+
+
+@pytest.mark.parametrize("url", UNSAFE_STORED)
+def test_api_never_sends_a_stored_unsafe_url(as_alice, alice, url):
+    [n] = notifications.send(alice, "x", url="/ok/")
+    Notification.objects.filter(pk=n.pk).update(url=url)  # skips validators
+    [item] = as_alice.get(list_url()).json()["results"]
+    assert item["url"] == ""
+    assert as_alice.post(item_url("read", n.pk)).json()["notification"]["url"] == ""
+
+
+@pytest.mark.parametrize("url", UNSAFE_STORED)
+def test_push_never_sends_an_unsafe_url(alice, listen, django_capture_on_commit_callbacks, url):
+    receive = listen(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        # create() skips the field validators too.
+        Notification.objects.create(recipient=alice, message="x", url=url)
+    frame = receive()
+    assert frame["type"] == "notification.created"
+    assert frame["notification"]["url"] == ""
+
+
+@pytest.mark.parametrize("url", UNSAFE_STORED)
+def test_history_never_links_a_stored_unsafe_url(as_alice, alice, url):
+    [n] = notifications.send(alice, "x", url="/ok/")
+    Notification.objects.filter(pk=n.pk).update(url=url)
+    response = as_alice.get(reverse("notifications:history"))
+    [(_row, href)] = response.context["notifications"]
+    assert href is None
+    assert "evil.example" not in response.content.decode()
+    assert "Open</a>" not in response.content.decode()
+
+
+# XSS-06: line separators, and what cannot be stored --------------------------------
+
+
+def test_line_and_paragraph_separators_travel_escaped(
+    as_alice, alice, listen, django_capture_on_commit_callbacks
+):
+    """XSS-06: U+2028/U+2029 are valid JSON, but escaped they are safe in any JS context."""
+    text = "a\u2028b\u2029c"
+    receive = listen(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.send(alice, text, title=text, data={text: text})
+    frame = receive()
+    assert frame["notification"]["message"] == text
+    assert "\u2028" not in receive.recorder.texts[-1]
+    assert "\\u2028" in receive.recorder.texts[-1]
+    response = as_alice.get(list_url())
+    assert "\u2028" not in response.content.decode()
+    assert "\\u2028" in response.content.decode() and "\\u2029" in response.content.decode()
+    [item] = response.json()["results"]
+    assert (item["title"], item["message"], item["data"]) == (text, text, {text: text})
+
+
+@pytest.mark.parametrize("text", ["nul\x00", "lone \ud800"])
+def test_unstorable_text_never_reaches_the_database(alice, text):
+    """XSS-06: NUL and lone surrogates are refused at creation (see test_validators.py)."""
+    with pytest.raises(ValidationError):
+        notifications.send(alice, text)
+    assert not Notification.objects.exists()
