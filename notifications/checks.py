@@ -370,3 +370,52 @@ def _setting(name: str) -> Any:
         return conf.get(name)
     except ImproperlyConfigured:
         return conf.DEFAULTS[name]  # E007 reports the broken setting.
+
+
+# Checks added for issue 12 (any project set-up). Numbered from 101 so they never
+# collide with checks added elsewhere meanwhile.
+#
+# ``notifications.E101``  the socket path the tag uses reaches no route
+# ``notifications.E102``  a route to the socket whose path needs SOCKET_PATH
+# ``notifications.W101``  the project's CSP blocks the client
+# ``notifications.W102``  user admin cannot serve autocomplete: raw id fields
+# ``notifications.W103``  Daphne would serve no static files (DEBUG)
+
+
+@register(TAG)
+def check_user_admin_autocomplete(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Say why the notification admin shows raw id inputs instead of autocomplete."""
+    from django.apps import apps
+
+    if not apps.is_installed("django.contrib.admin"):
+        return []
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    from .admin import NotificationAdmin, supports_autocomplete
+
+    user_model = get_user_model()
+    model_admin = admin.site._registry.get(user_model._meta.concrete_model)
+    if not any(isinstance(m, NotificationAdmin) for m in admin.site._registry.values()):
+        return []
+    if supports_autocomplete(user_model, admin.site):
+        return []
+    label = user_model._meta.label
+    why = (
+        f"is registered in the admin without search_fields ({type(model_admin).__name__})"
+        if model_admin is not None
+        else "is not registered in the default admin site"
+    )
+    return [
+        Warning(
+            f"The user model {label} {why}, so the notification admin cannot use "
+            "autocomplete for recipient and actor (nor the compose page for users): "
+            "they are raw id inputs instead.",
+            hint=(
+                f"Register {label} in django.contrib.admin.site with search_fields (e.g. "
+                f'search_fields = ["{user_model.USERNAME_FIELD}"]) to get autocomplete, '
+                'or silence this with SILENCED_SYSTEM_CHECKS = ["notifications.W102"].'
+            ),
+            id="notifications.W102",
+        )
+    ]

@@ -564,3 +564,107 @@ def test_benchmark_changelist_on_a_million_rows(superuser):
             times.append(time.perf_counter() - started)
         report.append(f"{query or '(none)'}: {sorted(times)[1] * 1000:.0f} ms, {len(queries)} q")
     print(f"\nchangelist over {Notification.objects.count()} rows:\n  " + "\n  ".join(report))
+
+
+@pytest.fixture
+def user_admin_unregistered():
+    """The project does not register its user model in the admin."""
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    original = admin.site._registry.pop(user_model)
+    try:
+        yield
+    finally:
+        admin.site._registry[user_model] = original
+
+
+@pytest.fixture
+def user_admin_without_search():
+    """The user model is registered with a ModelAdmin that has no search_fields."""
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    original = admin.site._registry[user_model]
+    admin.site._registry[user_model] = admin.ModelAdmin(user_model, admin.site)
+    try:
+        yield
+    finally:
+        admin.site._registry[user_model] = original
+
+
+def _check_ids() -> set[str]:
+    from django.core import checks
+
+    return {message.id for message in checks.run_checks()}
+
+
+def test_user_admin_with_search_fields_gives_autocomplete_and_no_warning(db):
+    from django.contrib import admin
+
+    notification_admin = admin.site._registry[Notification]
+    assert notification_admin.autocomplete_fields == ["recipient", "actor"]
+    assert notification_admin.raw_id_fields == []
+    assert "notifications.W102" not in _check_ids()
+
+
+@pytest.mark.parametrize("fixture", ["user_admin_unregistered", "user_admin_without_search"])
+def test_user_admin_without_autocomplete_falls_back_to_raw_ids_with_a_warning(
+    request, fixture, superuser, alice
+):
+    from django.contrib import admin
+
+    request.getfixturevalue(fixture)
+    notification_admin = admin.site._registry[Notification]
+    assert notification_admin.autocomplete_fields == []
+    assert notification_admin.raw_id_fields == ["recipient", "actor"]
+    ids = _check_ids()
+    # Django's own admin.E039/E040 would stop check, migrate and runserver.
+    assert not {"admin.E039", "admin.E040"} & ids
+    assert "notifications.W102" in ids
+
+    client = Client()
+    client.force_login(superuser)
+    add = client.get("/admin/notifications/notification/add/").content.decode()
+    # A text input of primary keys (with a lookup link when the model is registered).
+    assert re.search(r'<input type="text" name="recipient"[^>]*>', add)
+    assert re.search(r'<input type="text" name="actor"[^>]*>', add)
+    compose = client.get("/admin/notifications/notification/send/").content.decode()
+    assert re.search(r'<input type="text" name="users"[^>]*>', compose)
+    # The raw id input takes comma-separated primary keys and sends.
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', compose)[1]
+    response = client.post(
+        "/admin/notifications/notification/send/",
+        {
+            "csrfmiddlewaretoken": token,
+            "title": "T",
+            "message": "Raw ids work",
+            "level": "20",
+            "url": "",
+            "category": "",
+            "audience": "users",
+            "users": f"{alice.pk}",
+            "_send": "1",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Notification.objects.filter(recipient=alice, message="Raw ids work").exists()
+
+
+def test_w102_message_names_the_model_and_the_fix(user_admin_unregistered, db):
+    from django.core import checks
+
+    [warning] = [m for m in checks.run_checks() if m.id == "notifications.W102"]
+    assert warning.msg.startswith(
+        "The user model auth.User is not registered in the default admin site"
+    )
+    assert 'search_fields = ["username"]' in warning.hint
+
+
+def test_search_uses_the_user_models_login_field(db, settings):
+    from django.contrib import admin
+
+    assert admin.site._registry[Notification].search_fields[0] == "=recipient__username"
+    assert "sender__username" in admin.site._registry[Broadcast].search_fields
