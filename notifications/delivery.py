@@ -48,8 +48,12 @@ _PIPELINE_SIZE = 2000
 
 
 def group_name(user_id: Any) -> str:
-    """Return the channel-layer group of one user's sockets."""
-    return f"notifications.user.{user_id}"
+    """Return the channel-layer group of one user's sockets.
+
+    A hash of the primary key: group names allow only ASCII letters, digits and
+    ``-_.`` (under 100 characters), and a key may be an e-mail or any string.
+    """
+    return "notifications.user." + hashlib.sha256(str(user_id).encode()).hexdigest()[:40]
 
 
 #: Layer event that closes every socket of one session; handled by
