@@ -235,7 +235,9 @@ def database_url_for_children() -> str:
 class DaphneServer:
     """A Daphne subprocess serving config.asgi with the Redis channel layer."""
 
-    def __init__(self, database_url: str, redis_url: str) -> None:
+    def __init__(
+        self, database_url: str, redis_url: str, settings_module: str = "config.settings"
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/notifications/"
@@ -243,7 +245,7 @@ class DaphneServer:
             **os.environ,
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_SETTINGS_MODULE": settings_module,
             "PYTHONUNBUFFERED": "1",
         }
         self.env = env  # kept for start_again()
