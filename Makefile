@@ -1,6 +1,7 @@
 # Two commands on a fresh machine (python3 and make):
 #   make demo   virtualenv, migrations, demo accounts, Daphne on http://127.0.0.1:8000
-#   make test   lint, then the suite on SQLite, on PostgreSQL + Redis, and in headless Chromium
+#   make test   lint, then the suite on SQLite, on PostgreSQL + Redis, and in headless Chromium,
+#               on Python 3.11 + Django 5.2 (.venv) and on Python 3.13 + Django 6.1 (nox)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,7 +9,7 @@ PY     := $(VENV)/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS  ?= redis://127.0.0.1:6379/0
 
-.PHONY: demo test lint test-sqlite test-postgres test-e2e bench clean
+.PHONY: demo test lint test-sqlite test-postgres test-e2e test-matrix bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +24,7 @@ demo: $(VENV)/.installed
 	$(PY) -m daphne -e tcp:port=8000:interface=127.0.0.1:backlog=2048 \
 		--websocket-max-message-size 65536 config.asgi:application
 
-test: lint test-sqlite test-postgres test-e2e
+test: lint test-sqlite test-postgres test-e2e test-matrix
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
@@ -41,6 +42,11 @@ test-postgres: $(VENV)/.installed
 test-e2e: $(VENV)/.installed
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(PY) -m pytest tests/e2e
 
+# The newest supported pair (noxfile.py), installed from PyPI into .nox/: the same
+# three suites and makemigrations --check. Other pairs: .venv/bin/nox --list.
+test-matrix: $(VENV)/.installed
+	$(VENV)/bin/nox -s "tests-3.13(django='6.1')"
+
 # Figures go to BENCHMARKS.md. PostgreSQL + Redis, like production.
 bench: $(VENV)/.installed
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(PY) bench/run.py
@@ -48,4 +54,4 @@ bench: $(VENV)/.installed
 		$(PY) -m pytest tests/test_admin.py -m bench -s -q
 
 clean:
-	rm -rf $(VENV) db.sqlite3 test_db*.sqlite3 tests/e2e/artifacts
+	rm -rf $(VENV) .nox db.sqlite3 test_db*.sqlite3 tests/e2e/artifacts

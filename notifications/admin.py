@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 from django.db.models import QuerySet
@@ -80,6 +81,23 @@ class CategoryFilter(admin.SimpleListFilter):
         return None
 
 
+def supports_autocomplete(model: Any, admin_site: admin.AdminSite) -> bool:
+    """Return whether ``admin_site`` can serve autocomplete lookups of ``model``.
+
+    The admin's autocomplete needs ``model`` registered on the same site with
+    ``search_fields`` (otherwise admin.E039/E040 stop ``check``, ``migrate``
+    and ``runserver``); without it the user fields fall back to raw id inputs,
+    and ``notifications.W102`` says so.
+    """
+    model_admin = admin_site._registry.get(model)
+    return model_admin is not None and bool(model_admin.search_fields)
+
+
+def _username_lookup(relation: str) -> str:
+    # The user model's own login field: "username", "email", or whatever it is.
+    return f"={relation}__{get_user_model().USERNAME_FIELD}"
+
+
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
     change_list_template = "admin/notifications/notification/change_list.html"
@@ -101,11 +119,9 @@ class NotificationAdmin(admin.ModelAdmin):
         ("created_at", admin.DateFieldListFilter),
     ]
     list_select_related = ["recipient"]
-    # Exact username first: it can use the username index; then the text.
-    search_fields = ["=recipient__username", "title", "message"]
-    search_help_text = _("Exact recipient username, or words in the title or message.")
+    search_help_text = _("Exact recipient login, or words in the title or message.")
     show_full_result_count = False
-    autocomplete_fields = ["recipient", "actor"]
+    _user_fields = ["recipient", "actor"]
     actions = ["mark_read", "mark_unread"]
     readonly_fields = ["cursor", "created_at"]
     fields = [
@@ -121,6 +137,25 @@ class NotificationAdmin(admin.ModelAdmin):
         "cursor",
         "created_at",
     ]
+
+    # Properties, not lists: the user model and its admin are only known once
+    # every admin module is loaded, and Django's admin checks read these too.
+    @property
+    def search_fields(self) -> list[str]:  # type: ignore[override]
+        # Exact login first: it can use the login field's index; then the text.
+        return [_username_lookup("recipient"), "title", "message"]
+
+    @property
+    def autocomplete_fields(self) -> list[str]:  # type: ignore[override]
+        if supports_autocomplete(get_user_model(), self.admin_site):
+            return self._user_fields
+        return []
+
+    @property
+    def raw_id_fields(self) -> list[str]:  # type: ignore[override]
+        if supports_autocomplete(get_user_model(), self.admin_site):
+            return []
+        return self._user_fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: Notification | None = None):
         # A saved notification keeps its recipient: its cursor belongs to that user.
@@ -213,7 +248,19 @@ class NotificationAdmin(admin.ModelAdmin):
             subtitle=None,
             opts=self.opts,
             form=form,
-            adminform=helpers.AdminForm(form, self.send_fieldsets, {}, model_admin=self),
+            adminform=helpers.AdminForm(
+                form,
+                # Without the user model's groups there is no groups field.
+                [
+                    (
+                        name,
+                        {**options, "fields": [f for f in options["fields"] if f in form.fields]},
+                    )
+                    for name, options in self.send_fieldsets
+                ],
+                {},
+                model_admin=self,
+            ),
             confirm=confirm,
             media=media,
             can_view_history=self._can_view_history(request),
@@ -286,9 +333,12 @@ class BroadcastAdmin(admin.ModelAdmin):
     ]
     list_filter = ["audience", "level"]
     list_select_related = ["sender"]
-    search_fields = ["title", "message", "sender__username", "audience_detail"]
     date_hierarchy = "created_at"
     readonly_fields = ["notifications_link"]
+
+    @property
+    def search_fields(self) -> list[str]:  # type: ignore[override]
+        return ["title", "message", _username_lookup("sender").lstrip("="), "audience_detail"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

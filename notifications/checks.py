@@ -370,3 +370,195 @@ def _setting(name: str) -> Any:
         return conf.get(name)
     except ImproperlyConfigured:
         return conf.DEFAULTS[name]  # E007 reports the broken setting.
+
+
+# Checks added for issue 12 (any project set-up). Numbered from 101 so they never
+# collide with checks added elsewhere meanwhile.
+#
+# ``notifications.E101``  the socket path the tag uses reaches no route
+# ``notifications.W101``  the project's CSP blocks the client
+# ``notifications.W102``  user admin cannot serve autocomplete: raw id fields
+# ``notifications.W103``  Daphne would serve no static files (DEBUG)
+
+
+@register(TAG)
+def check_user_admin_autocomplete(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Say why the notification admin shows raw id inputs instead of autocomplete."""
+    from django.apps import apps
+
+    if not apps.is_installed("django.contrib.admin"):
+        return []
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    from .admin import NotificationAdmin, supports_autocomplete
+
+    user_model = get_user_model()
+    model_admin = admin.site._registry.get(user_model._meta.concrete_model)
+    if not any(isinstance(m, NotificationAdmin) for m in admin.site._registry.values()):
+        return []
+    if supports_autocomplete(user_model, admin.site):
+        return []
+    label = user_model._meta.label
+    why = (
+        f"is registered in the admin without search_fields ({type(model_admin).__name__})"
+        if model_admin is not None
+        else "is not registered in the default admin site"
+    )
+    return [
+        Warning(
+            f"The user model {label} {why}, so the notification admin cannot use "
+            "autocomplete for recipient and actor (nor the compose page for users): "
+            "they are raw id inputs instead.",
+            hint=(
+                f"Register {label} in django.contrib.admin.site with search_fields (e.g. "
+                f'search_fields = ["{user_model.USERNAME_FIELD}"]) to get autocomplete, '
+                'or silence this with SILENCED_SYSTEM_CHECKS = ["notifications.W102"].'
+            ),
+            id="notifications.W102",
+        )
+    ]
+
+
+@register(TAG)
+def check_socket_path(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Check that the path the browser client opens reaches ``NotificationConsumer``."""
+    if not getattr(settings, "ASGI_APPLICATION", None):
+        return []  # W005
+    from channels.routing import get_default_application
+
+    from .routing import consumer_paths, routes_to_consumer, socket_path
+
+    try:
+        application = get_default_application()
+        path = socket_path()
+    except Exception:
+        return []  # E006 or E007
+    found = consumer_paths(application)
+    if not found or routes_to_consumer(application, path):
+        return []  # no route at all is W005
+    source = (
+        "NOTIFICATIONS['SOCKET_PATH']"
+        if _setting("SOCKET_PATH")
+        else "the default (no literal route to find)"
+    )
+    literal = [p for p in found if p is not None]
+    hint = (
+        f"Set NOTIFICATIONS['SOCKET_PATH'] to {literal[0]!r}, the route in "
+        f"{settings.ASGI_APPLICATION}, or remove it."
+        if literal
+        else "The route has parameters: set NOTIFICATIONS['SOCKET_PATH'] to a path it matches."
+    )
+    return [
+        Error(
+            f"The browser client opens its socket on {path!r} ({source}), but "
+            f"{settings.ASGI_APPLICATION} routes no websocket on that path to "
+            "NotificationConsumer: every handshake fails and the client falls back to polling.",
+            hint=hint,
+            id="notifications.E101",
+        )
+    ]
+
+
+#: Where each CSP implementation is switched on, and how it spells its policy.
+_CSP_MIDDLEWARE = {
+    "django.middleware.csp.ContentSecurityPolicyMiddleware": "SECURE_CSP",
+    "csp.middleware.CSPMiddleware": "CONTENT_SECURITY_POLICY",
+}
+
+
+@register(TAG)
+def check_content_security_policy(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Warn when the project's enforced CSP blocks the client's script, style or socket."""
+    messages: list[CheckMessage] = []
+    for middleware, setting in _CSP_MIDDLEWARE.items():
+        if middleware not in settings.MIDDLEWARE:
+            continue
+        policy = getattr(settings, setting, None) or {}
+        if setting == "CONTENT_SECURITY_POLICY":
+            policy = policy.get("DIRECTIVES") or {}
+        if not isinstance(policy, dict):
+            continue
+        for directive, what in (
+            ("script-src", "the client's <script type=module>"),
+            ("style-src", "its stylesheet"),
+            ("connect-src", "its websocket and HTTP API requests"),
+        ):
+            sources = policy.get(directive, policy.get("default-src"))
+            if sources is None or _csp_allows(sources, nonce=directive != "connect-src"):
+                continue
+            used = directive if directive in policy else "default-src"
+            allow = "'self' or the nonce placeholder" if directive != "connect-src" else "'self'"
+            messages.append(
+                Warning(
+                    f"settings.{setting} blocks {what}: {used} is {list(map(str, sources))!r}, "
+                    f"which allows neither {allow} (the browser refuses it and the bell "
+                    "never connects).",
+                    hint=f"Add {allow} to {directive} in settings.{setting}.",
+                    id="notifications.W101",
+                )
+            )
+    return messages
+
+
+def _csp_allows(sources: Any, *, nonce: bool) -> bool:
+    if isinstance(sources, str):
+        sources = sources.split()
+    for source in sources:
+        text = str(source)
+        if text in ("'self'", "*") or (nonce and _is_nonce_placeholder(source)):
+            return True
+        if not text.startswith("'") and not _is_nonce_placeholder(source):
+            return True  # a host or scheme source: it may well cover the static files
+    return False
+
+
+def _is_nonce_placeholder(source: Any) -> bool:
+    # Django 6: CSP.NONCE, a sentinel string; django-csp 4: csp.constants.NONCE, an object.
+    return source == "<CSP_NONCE_SENTINEL>" or type(source).__name__ == "Nonce"
+
+
+@register(TAG)
+def check_static_files_served(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Warn in development when ``python -m daphne`` would serve no static files."""
+    from django.apps import apps
+
+    if not settings.DEBUG or not apps.is_installed("django.contrib.staticfiles"):
+        return []
+    if "://" in str(getattr(settings, "STATIC_URL", "") or "") or any(
+        "whitenoise" in middleware.lower() for middleware in settings.MIDDLEWARE
+    ):
+        return []  # served by another host, or by WhiteNoise in every server
+    if not getattr(settings, "ASGI_APPLICATION", None):
+        return []
+    from channels.routing import ProtocolTypeRouter, get_default_application
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    try:
+        node = get_default_application()
+    except Exception:
+        return []  # E006
+    if isinstance(node, ProtocolTypeRouter):
+        node = node.application_mapping.get("http")
+    for _ in range(50):
+        if node is None or isinstance(node, ASGIStaticFilesHandler):
+            break
+        node = next(
+            (getattr(node, a) for a in ("application", "inner", "app") if hasattr(node, a)), None
+        )
+    if isinstance(node, ASGIStaticFilesHandler):
+        return []
+    return [
+        Warning(
+            f'DEBUG is on and the "http" application of {settings.ASGI_APPLICATION} serves no '
+            'static files: under "python -m daphne" the bell is unstyled and its script '
+            "never loads (runserver serves them itself).",
+            hint=(
+                "In asgi.py wrap Django's application in development: "
+                '"http": ASGIStaticFilesHandler(django_asgi_app) if settings.DEBUG else '
+                "django_asgi_app (from django.contrib.staticfiles.handlers import "
+                "ASGIStaticFilesHandler), or serve them with WhiteNoise."
+            ),
+            id="notifications.W103",
+        )
+    ]

@@ -83,6 +83,11 @@ DEFAULTS: dict[str, Any] = {
     # Template the history page extends; it must define the blocks ``title``
     # and ``content``. The default is a plain standalone page.
     "BASE_TEMPLATE": "notifications/base.html",
+    # Path of the websocket the client opens, e.g. "/realtime/notifications/".
+    # None: the route to NotificationConsumer found in ASGI_APPLICATION (the
+    # first one), else "/ws/notifications/". Set it when the route has
+    # parameters or a middleware hides it; check reports a path with no route.
+    "SOCKET_PATH": None,
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.admin.widgets import AutocompleteSelectMultiple
+from django.contrib.admin.widgets import AutocompleteSelectMultiple, ManyToManyRawIdWidget
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
@@ -43,21 +43,28 @@ class ComposeForm(forms.ModelForm):
         user_model = get_user_model()
         # The admin's autocomplete view looks the choices up through a model
         # field pointing at the model searched: the recipient FK for users,
-        # the user's groups M2M for groups.
+        # the user's groups M2M for groups. It needs that model registered
+        # with search_fields; otherwise a comma-separated id input.
         self.fields["users"] = forms.ModelMultipleChoiceField(
             label=_("Users"),
             queryset=user_model._default_manager.filter(is_active=True),
             required=False,
-            widget=AutocompleteSelectMultiple(
-                Notification._meta.get_field("recipient"), admin_site
-            ),
+            widget=_user_widget(Notification._meta.get_field("recipient"), admin_site),
             help_text=_("Active users only. Used when the audience is “chosen users”."),
         )
+        if not any(field.name == "groups" for field in user_model._meta.get_fields()):
+            # A user model without PermissionsMixin: no groups to send to.
+            self.fields["audience"].choices = [
+                choice
+                for choice in Broadcast.Audience.choices
+                if choice[0] != Broadcast.Audience.GROUPS
+            ]
+            return
         self.fields["groups"] = forms.ModelMultipleChoiceField(
             label=_("Groups"),
             queryset=Group.objects.all(),
             required=False,
-            widget=AutocompleteSelectMultiple(user_model._meta.get_field("groups"), admin_site),
+            widget=_user_widget(user_model._meta.get_field("groups"), admin_site),
             help_text=_(
                 "Their active members; a member of several groups gets one notification. "
                 "Used when the audience is “groups”."
@@ -134,3 +141,12 @@ class DataField(forms.JSONField):
         if self.disabled or data is None:
             return super().bound_data(data, initial)
         return InvalidJSONInput(data)
+
+
+def _user_widget(field: Any, admin_site: Any) -> forms.Widget:
+    """Return the admin's autocomplete for ``field``'s model if it can serve one, else raw ids."""
+    from .admin import supports_autocomplete
+
+    if supports_autocomplete(field.remote_field.model, admin_site):
+        return AutocompleteSelectMultiple(field, admin_site)
+    return ManyToManyRawIdWidget(field.remote_field, admin_site)

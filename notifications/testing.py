@@ -39,9 +39,6 @@ if TYPE_CHECKING:
 
     from .models import Notification
 
-#: The websocket path of ``notifications.routing.websocket_urlpatterns``.
-SOCKET_PATH = "/ws/notifications/"
-
 
 class Outbox(list):
     """The notifications sent (committed and pushed) while capturing, in order."""
@@ -142,7 +139,7 @@ def _matching(user: Any, fields: dict[str, Any]) -> Any:
 async def communicator(
     user: AbstractBaseUser | None,
     *,
-    path: str = SOCKET_PATH,
+    path: str | None = None,
     application: Any = None,
     host: str = "testserver",
     origin: str | None = None,
@@ -156,17 +153,24 @@ async def communicator(
     ``ASGI_APPLICATION``, so the test goes through the project's real origin
     check and auth stack. Needs a transactional database
     (``@pytest.mark.django_db(transaction=True)`` or ``TransactionTestCase``).
+    ``path`` defaults to the one the browser client uses
+    (``notifications.routing.socket_path()``: ``NOTIFICATIONS["SOCKET_PATH"]``
+    or the route found in ``ASGI_APPLICATION``).
     Call ``await communicator.disconnect()`` at the end.
     """
     from channels.db import database_sync_to_async
     from channels.routing import get_default_application
     from channels.testing import WebsocketCommunicator
 
+    from .routing import socket_path
+
     headers = [(b"host", host.encode()), (b"origin", (origin or f"http://{host}").encode())]
     if user is not None:
         cookie = await database_sync_to_async(session_cookie)(user)
         headers.append((b"cookie", cookie.encode()))
-    return WebsocketCommunicator(application or get_default_application(), path, headers=headers)
+    return WebsocketCommunicator(
+        application or get_default_application(), path or socket_path(), headers=headers
+    )
 
 
 def session_cookie(user: AbstractBaseUser) -> str:

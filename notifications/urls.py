@@ -4,7 +4,7 @@ Any prefix works: the client gets every URL from the template tag, which
 reverses these names.
 """
 
-from django.urls import path
+from django.urls import path, re_path
 
 from . import views
 
@@ -18,4 +18,6 @@ urlpatterns = [
     path("api/notifications/<int:pk>/unread/", views.mark_unread, name="api-unread"),
     path("api/notifications/<int:pk>/delete/", views.delete, name="api-delete"),
     path("api/unread-count/", views.unread_count, name="api-unread-count"),
+    # Anything else under api/ is a JSON 404, not the project's HTML page.
+    re_path(r"^api/", views.api_not_found),
 ]

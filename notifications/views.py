@@ -30,12 +30,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest
 from django.db import router, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.csrf import csrf_exempt
 
 from . import conf, frames, push
 from .models import Inbox, Notification
@@ -46,6 +47,58 @@ View = Callable[..., HttpResponse]
 
 class InvalidParams(ValueError):
     pass
+
+
+def api_view(method: str) -> Callable[[View], View]:
+    """Allow only ``method``, check CSRF on POST, and answer both failures in JSON.
+
+    Django's CSRF middleware answers with ``CSRF_FAILURE_VIEW`` (an HTML page
+    by default) and ``require_POST`` with an empty 405; a client of the API
+    gets ``{"error": "csrf_failed" | "method_not_allowed", "detail": ...}``
+    instead, whatever the project's ``CSRF_FAILURE_VIEW``.
+    """
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method != method and not (method == "GET" and request.method == "HEAD"):
+                response = _error(
+                    405, "method_not_allowed", f"{request.method} is not allowed; use {method}."
+                )
+                response["Allow"] = "GET, HEAD" if method == "GET" else method
+                return response
+            if method == "POST":
+                rejected = _JsonCsrfCheck(view).check(request, args, kwargs)
+                if rejected is not None:
+                    return rejected
+            return view(request, *args, **kwargs)
+
+        # The middleware would answer with CSRF_FAILURE_VIEW: the check happens above.
+        return csrf_exempt(wrapper)
+
+    return decorator
+
+
+class _JsonCsrfCheck(CsrfViewMiddleware):
+    """Django's own CSRF check (tokens, cookies, Origin, Referer), rejecting in JSON."""
+
+    def __init__(self, view: View) -> None:
+        super().__init__(view)
+        self.view = view
+
+    def check(self, request: HttpRequest, args: Any, kwargs: Any) -> HttpResponse | None:
+        if "CSRF_COOKIE" not in request.META:  # the project runs no CsrfViewMiddleware
+            self.process_request(request)
+        return self.process_view(request, self.view, args, kwargs)
+
+    def _reject(self, request: HttpRequest, reason: str) -> HttpResponse:
+        super()._reject(request, reason)  # logs to django.security.csrf, as Django does
+        return _error(
+            403,
+            "csrf_failed",
+            f"CSRF verification failed: {reason} Send the token from the tag's "
+            "data-csrf-token (or the csrftoken cookie) in the X-CSRFToken header.",
+        )
 
 
 def api_login_required(view: View) -> View:
@@ -64,7 +117,7 @@ def api_login_required(view: View) -> View:
 
 
 @never_cache
-@require_GET
+@api_view("GET")
 @api_login_required
 def notification_list(request: HttpRequest) -> HttpResponse:
     """List the user's notifications: the latest page, an older page, or what came after a cursor.
@@ -113,7 +166,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_GET
+@api_view("GET")
 @api_login_required
 def unread_count(request: HttpRequest) -> HttpResponse:
     """Return the user's unread count and last cursor."""
@@ -126,7 +179,7 @@ def unread_count(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_POST
+@api_view("POST")
 @api_login_required
 def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark one notification read; push ``notification.read`` if it changed."""
@@ -141,7 +194,7 @@ def mark_read(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @never_cache
-@require_POST
+@api_view("POST")
 @api_login_required
 def mark_unread(request: HttpRequest, pk: int) -> HttpResponse:
     """Mark one notification unread; push ``notification.unread`` if it changed."""
@@ -156,7 +209,7 @@ def mark_unread(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @never_cache
-@require_POST
+@api_view("POST")
 @api_login_required
 def delete(request: HttpRequest, pk: int) -> HttpResponse:
     """Delete one notification; push ``notification.deleted``."""
@@ -170,7 +223,7 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @never_cache
-@require_POST
+@api_view("POST")
 @api_login_required
 def mark_all_read(request: HttpRequest) -> HttpResponse:
     """Mark every notification up to the user's current cursor read.
@@ -281,6 +334,12 @@ def _int_arg(request: HttpRequest, name: str, *, low: int, high: int = 2**63 - 1
 def _not_found() -> HttpResponse:
     # The same answer for a missing id and another user's id: no probing.
     return _error(404, "not_found", "No such notification.")
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    """Answer a path under ``api/`` that is no endpoint with a JSON 404."""
+    return _error(404, "not_found", f"No notifications API endpoint at {request.path}.")
 
 
 def _error(status: int, code: str, detail: str) -> HttpResponse:

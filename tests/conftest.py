@@ -245,7 +245,12 @@ class DaphneServer:
     """A Daphne subprocess serving config.asgi with the Redis channel layer."""
 
     def __init__(
-        self, database_url: str, redis_url: str, *, extra_env: dict[str, str] | None = None
+        self,
+        database_url: str,
+        redis_url: str,
+        settings_module: str = "config.settings",
+        *,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -254,7 +259,7 @@ class DaphneServer:
             **os.environ,
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_SETTINGS_MODULE": settings_module,
             "PYTHONUNBUFFERED": "1",
             **(extra_env or {}),  # e.g. another DJANGO_SETTINGS_MODULE
         }

@@ -18,12 +18,13 @@ PACKAGE = ROOT / "notifications"
 def build_wheel(workdir: Path) -> Path:
     """Build the project's wheel from a copy of the working tree; return its path.
 
-    The copy keeps setuptools' build/ and *.egg-info out of the shared tree and
-    proves the wheel needs nothing outside pyproject.toml, README.md and the app.
+    The copy proves the wheel needs nothing outside pyproject.toml, README.md,
+    LICENSE and the app (a build from the checkout itself writes nothing there
+    either: ``test_building_from_the_checkout_writes_nothing_into_it``).
     """
     source = workdir / "source"
     source.mkdir(parents=True)
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(
         PACKAGE, source / "notifications", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -75,17 +76,77 @@ def test_wheel_contains_data_files(wheel, name):
     assert name in names(wheel)
 
 
+DIST_INFO = "django_realtime_notifications-0.1.0.dist-info"
+
+
+def metadata(wheel: Path) -> email.message.Message:
+    with zipfile.ZipFile(wheel) as archive:
+        return email.message_from_bytes(archive.read(f"{DIST_INFO}/METADATA"))
+
+
 def test_wheel_contains_only_the_app(wheel):
     top = {name.split("/", 1)[0] for name in names(wheel)}
-    assert top == {"notifications", "django_live_notifications-0.1.0.dist-info"}
+    assert top == {"notifications", DIST_INFO}
+    assert not [name for name in names(wheel) if "__pycache__" in name or name.endswith(".pyc")]
 
 
 def test_wheel_declares_runtime_dependencies(wheel):
+    meta = metadata(wheel)
+    assert meta["Name"] == "django-realtime-notifications"
+    assert meta["Requires-Python"] == ">=3.11"
+    requires = {r.replace(" ", "") for r in meta.get_all("Requires-Dist")}
+    assert requires == {
+        "django<6.2,>=5.2",
+        "channels>=4.3",
+        "daphne>=4.2.2",
+        "channels-redis>=4.3",
+    }
+
+
+def test_wheel_carries_the_mit_license_and_py_typed(wheel):
+    meta = metadata(wheel)
+    assert meta["License-Expression"] == "MIT"
+    assert meta.get_all("License-File") == ["LICENSE"]
     with zipfile.ZipFile(wheel) as archive:
-        metadata = email.message_from_bytes(
-            archive.read("django_live_notifications-0.1.0.dist-info/METADATA")
-        )
-    assert metadata["Name"] == "django-live-notifications"
-    assert metadata["Requires-Python"] == ">=3.11"
-    requires = {r.replace(" ", "") for r in metadata.get_all("Requires-Dist")}
-    assert requires == {"Django<6,>=5.2", "channels>=4.3", "daphne>=4.2.2", "channels-redis>=4.3"}
+        license_text = archive.read(f"{DIST_INFO}/licenses/LICENSE").decode()
+    assert license_text.startswith("MIT License")
+    assert license_text == (ROOT / "LICENSE").read_text()
+    assert "notifications/py.typed" in names(wheel)
+
+
+def test_classifiers_declare_the_supported_pythons_and_djangos(wheel):
+    classifiers = set(metadata(wheel).get_all("Classifier"))
+    assert {
+        "Framework :: Django :: 5.2",
+        "Framework :: Django :: 6.0",
+        "Framework :: Django :: 6.1",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+        "Typing :: Typed",
+    } <= classifiers
+
+
+def _tree(root: Path) -> set[str]:
+    return {
+        path.relative_to(root).as_posix()
+        for path in root.rglob("*")
+        if not {".venv", ".git", "__pycache__", ".pytest_cache", ".ruff_cache", ".nox"}
+        & set(path.relative_to(root).parts)
+        and not path.name.startswith((".daphne-", "test_db"))
+    }
+
+
+def test_building_from_the_checkout_writes_nothing_into_it(tmp_path):
+    """``pip install .`` and ``pip wheel .`` leave no build/ or *.egg-info behind."""
+    before = _tree(ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, f"pip wheel failed:\n{result.stdout}\n{result.stderr}"
+    assert [path.name for path in tmp_path.glob("*.whl")] == [f"{DIST_INFO[:-10]}-py3-none-any.whl"]
+    assert _tree(ROOT) - before == set()

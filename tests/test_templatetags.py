@@ -91,6 +91,72 @@ def test_nonce_defaults_to_request_csp_nonce(alice):
     assert script_attrs(render(alice, nonce_attr="fromrequest"))["nonce"] == "fromrequest"
 
 
+def test_nonce_from_django_csp_4_is_lazy_and_still_applied(alice):
+    """django-csp 4's request.csp_nonce is falsy until read: the tag reads it."""
+    from csp.middleware import CSPMiddleware
+
+    request = RequestFactory().get("/")
+    request.user = alice
+    CSPMiddleware(lambda request: None).process_request(request)
+    assert not request.csp_nonce  # lazy and falsy, as django-csp makes it
+    html = Template("{% load notifications %}{% notifications_live %}").render(
+        Context({"request": request})
+    )
+    nonce = script_attrs(html)["nonce"]
+    assert len(nonce) >= 16
+    assert nonce == str(request.csp_nonce)  # the one django-csp puts in the header
+    assert re.search(rf'<link [^>]*nonce="{re.escape(nonce)}"', html)
+
+
+def test_nonce_from_djangos_csp_context_processor_and_middleware(alice, rf):
+    """Django 6's nonce: the csp_nonce context variable, or the middleware's alone."""
+    csp = pytest.importorskip("django.middleware.csp", reason="Django 6.0+ has built-in CSP")
+    from django.template.context_processors import csp as csp_context_processor
+
+    request = rf.get("/")
+    request.user = alice
+    csp.ContentSecurityPolicyMiddleware(lambda request: None).process_request(request)
+    context = csp_context_processor(request)
+    assert not context["csp_nonce"]  # LazyNonce: falsy until read
+    with_processor = Template("{% load notifications %}{% notifications_live %}").render(
+        Context({"request": request, **context})
+    )
+    assert script_attrs(with_processor)["nonce"] == str(csp.get_nonce(request))
+    # Without the context processor the tag asks the middleware.
+    without = Template("{% load notifications %}{% notifications_live %}").render(
+        Context({"request": request})
+    )
+    assert script_attrs(without)["nonce"] == str(csp.get_nonce(request))
+
+
+def test_nonce_argument_wins_and_lazy_arguments_become_strings(alice):
+    from django.utils.functional import SimpleLazyObject
+
+    request = RequestFactory().get("/")
+    request.user = alice
+    request.csp_nonce = "fromrequest"
+    html = Template("{% load notifications %}{% notifications_live nonce=given %}").render(
+        Context(
+            {"request": request, "given": SimpleLazyObject(lambda: "lazyarg"), "csp_nonce": "x"}
+        )
+    )
+    assert script_attrs(html)["nonce"] == "lazyarg"
+
+
+def test_no_nonce_attribute_without_a_nonce(alice):
+    assert "nonce" not in script_attrs(render(alice))
+
+
+def test_socket_path_comes_from_the_setting(alice, settings):
+    settings.NOTIFICATIONS = {"SOCKET_PATH": "/realtime/notifications/"}
+    assert script_attrs(render(alice))["data-socket-path"] == "/realtime/notifications/"
+
+
+def test_socket_path_follows_the_route_in_asgi_application(alice, settings):
+    settings.ASGI_APPLICATION = "tests.test_routing.prefixed_application"
+    assert script_attrs(render(alice))["data-socket-path"] == "/live/ws/notifications/"
+
+
 def test_no_inline_script_or_style_attributes(alice):
     html = render(alice)
     assert re.findall(r"<script[^>]*>(.*?)</script>", html, re.S) == [""]

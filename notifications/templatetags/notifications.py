@@ -6,8 +6,14 @@ region and one ``<script type="module">`` configured entirely through
 under any prefix, and no inline script is needed under a strict CSP::
 
     {% load notifications %}
-    {% notifications_live %}                        {# nonce from request.csp_nonce, if set #}
-    {% notifications_live nonce=request.csp_nonce %}
+    {% notifications_live %}                 {# nonce found by itself, see below #}
+    {% notifications_live nonce=my_nonce %}  {# or given #}
+
+The nonce is, in order: the ``nonce`` argument, the ``csp_nonce`` context
+variable (Django 6's ``csp`` context processor), ``request.csp_nonce``
+(django-csp 4) and the nonce of Django 6's ``ContentSecurityPolicyMiddleware``.
+Both libraries make it lazy and falsy until read, so it is forced to a string
+here, which also puts it into the response's policy header.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 
 from .. import conf
+from ..routing import socket_path
 
 register = template.Library()
 
@@ -29,16 +36,13 @@ _ID = 2147483647
 #: Seconds between the client's ``ping`` frames (the pong carries cursor + count).
 HEARTBEAT_SECONDS = 25
 
-#: The websocket route of ``notifications.routing.websocket_urlpatterns``.
-SOCKET_PATH = "/ws/notifications/"
-
 
 @register.inclusion_tag("notifications/live.html", takes_context=True)
-def notifications_live(context: template.Context, nonce: str = "") -> dict[str, Any]:
+def notifications_live(context: template.Context, nonce: Any = None) -> dict[str, Any]:
     """Render the client for the logged-in user (nothing for anonymous visitors).
 
-    ``nonce`` goes on the script and stylesheet tags for a strict CSP; it
-    defaults to ``request.csp_nonce`` (set by django-csp and similar).
+    ``nonce`` goes on the script and stylesheet tags for a strict CSP; without
+    it the tag uses the page's CSP nonce, whichever library made it.
     """
     request = context.get("request")
     user = getattr(request, "user", None)
@@ -46,11 +50,37 @@ def notifications_live(context: template.Context, nonce: str = "") -> dict[str, 
         return {"enabled": False}
     return {
         "enabled": True,
-        "nonce": nonce or getattr(request, "csp_nonce", "") or "",
+        "nonce": csp_nonce(context, request, nonce),
         "history_url": reverse("notifications:history"),
         # Escaped by format_html_join; attribute values only, never markup.
         "data_attrs": format_html_join(" ", 'data-{}="{}"', client_config(request).items()),
     }
+
+
+def csp_nonce(context: template.Context, request: Any, nonce: Any = None) -> str:
+    """Return the nonce for the client's tags as a string ("" when there is none).
+
+    Never test these lazy nonces for truth: django-csp's and Django's are falsy
+    until something reads them. ``str()`` reads them.
+    """
+    for candidate in (
+        nonce,
+        context.get("csp_nonce"),
+        getattr(request, "csp_nonce", None),
+        _django_csp_nonce(request),
+    ):
+        if candidate is not None and candidate != "":
+            return str(candidate)
+    return ""
+
+
+def _django_csp_nonce(request: Any) -> Any:
+    # Django 6.0+: the middleware's nonce, even without the csp context processor.
+    try:
+        from django.middleware.csp import get_nonce
+    except ImportError:  # Django 5.2
+        return None
+    return get_nonce(request)
 
 
 def client_config(request: Any) -> dict[str, str]:
@@ -63,7 +93,7 @@ def client_config(request: Any) -> dict[str, str]:
     return {
         "user-id": str(request.user.pk),
         "csrf-token": get_token(request),
-        "socket-path": SOCKET_PATH,
+        "socket-path": socket_path(),
         "list-url": reverse("notifications:api-list"),
         "unread-count-url": reverse("notifications:api-unread-count"),
         "read-all-url": reverse("notifications:api-read-all"),
