@@ -57,6 +57,7 @@ class Stats:
                 gc.set_debug(0)
             extra["gc_collect_ms"] = 1000 * (time.perf_counter() - started)
         times = os.times()
+        extra["threads_cpu_s"] = _threads_cpu()
         with open("/proc/self/status") as status:
             rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
         pauses = sorted(p for p, _gen in self.pauses)
@@ -74,3 +75,26 @@ class Stats:
         if reset:
             self.reset()
         return result
+
+
+def _threads_cpu() -> dict[str, float]:
+    """CPU seconds per thread name family (main, notifications-db, asyncio, ...), Linux only."""
+    import re
+    import threading
+
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    totals: dict[str, float] = {}
+    try:
+        tids = os.listdir("/proc/self/task")
+    except OSError:
+        return totals
+    for tid in tids:
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = re.sub(r"[-_]?\d+(_\d+)?$", "", names.get(int(tid), "other"))
+        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return totals

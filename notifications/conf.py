@@ -103,10 +103,19 @@ def _overrides() -> dict[str, Any]:
     overrides = getattr(settings, "NOTIFICATIONS", None) or {}
     if not isinstance(overrides, dict):
         raise ImproperlyConfigured("settings.NOTIFICATIONS must be a dict.")
-    unknown = sorted(set(overrides) - set(DEFAULTS))
-    if unknown:
-        raise ImproperlyConfigured(
-            f"Unknown key(s) in settings.NOTIFICATIONS: {', '.join(unknown)}. "
-            f"Known keys: {', '.join(sorted(DEFAULTS))}."
-        )
+    # Checked once per dict and set of keys: settings are read on hot paths
+    # (every pushed frame), and override_settings swaps in a new dict.
+    keys = tuple(overrides)
+    if _checked.get(id(overrides)) != keys:
+        unknown = sorted(set(overrides) - set(DEFAULTS))
+        if unknown:
+            raise ImproperlyConfigured(
+                f"Unknown key(s) in settings.NOTIFICATIONS: {', '.join(unknown)}. "
+                f"Known keys: {', '.join(sorted(DEFAULTS))}."
+            )
+        _checked.clear()
+        _checked[id(overrides)] = keys
     return overrides
+
+
+_checked: dict[int, tuple[str, ...]] = {}

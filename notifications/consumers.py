@@ -39,6 +39,7 @@ from collections import deque
 from typing import Any
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from . import conf, delivery, frames, push
@@ -72,8 +73,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     """Push the authenticated user's notifications; answer ping, sync and ack."""
 
     # No per-socket channel-layer channel (and no receive loop for it): the
-    # hub delivers. Channels gives a consumer no layer for an unknown alias.
-    channel_layer_alias = "notifications:none"
+    # hub delivers (see __call__).
+    channel_layer_alias = None  # type: ignore[assignment]
 
     user_id: Any = None
     user_key: str = ""
@@ -82,6 +83,23 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     #: The highest cursor this socket is known to hold (state, then pushes).
     cursor: int | None = None
     hub: delivery.Hub | None = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Run the socket: each ASGI message, in order, straight from ``receive``.
+
+        Channels' loop runs every receive as a new task so that it can also
+        wait on a channel-layer channel; pushes reach this consumer from the
+        hub instead, and a plain loop keeps a socket at a few objects less
+        (they all count in every full garbage collection).
+        """
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Run the handler of an ASGI message, without Channels' per-message thread hop.
@@ -113,6 +131,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         self._revalidating = False
         self._tokens = float(conf.get("RATE_LIMIT_BURST"))
         self._tokens_at = time.monotonic()
+        self._window = conf.get("MAX_UNACKED_BYTES")  # Read once: checked on every push.
 
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -196,7 +215,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if self._behind_since is not None:
             self._dropped += 1
             return
-        if self._unacked_bytes + len(text) > conf.get("MAX_UNACKED_BYTES"):
+        if self._unacked_bytes + len(text) > self._window:
             self._dropped += 1
             self._fall_behind()
             await self._send_counted(frames.RESYNC_TEXT, pushed=True)

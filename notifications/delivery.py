@@ -38,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import gc
 import hashlib
 import logging
 import threading
@@ -52,6 +51,7 @@ from urllib.parse import quote, unquote
 from django.conf import settings
 
 from . import conf
+from .collector import collector
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class Hub:
 
     async def start(self) -> None:
         self.spawn(self._run_queue())
-        self.spawn(self._watch_outage())
+        self.spawn(self._watch())
         await self.transport.start(self)
 
     def spawn(self, coro: Awaitable[Any]) -> asyncio.Task:
@@ -228,10 +228,11 @@ class Hub:
 
     _started_once = False
 
-    async def _watch_outage(self) -> None:
-        """Close every socket with 4503 once the feed has been down for the grace period."""
+    async def _watch(self) -> None:
+        """Each half second: the collector's turn; 4503 for all once the feed is down too long."""
         while True:
             await asyncio.sleep(0.5)
+            collector.tick()
             down_since = self._down_since
             if down_since is None or not self._started_once or not self.sockets:
                 continue
@@ -257,6 +258,7 @@ class Hub:
         subscribers = self.sockets.setdefault(key, set())
         first = not subscribers
         subscribers.add(subscriber)
+        collector.opened()
         if subscriber.session_hash:
             self.sessions.setdefault(subscriber.session_hash, set()).add(subscriber)
         if first:
@@ -265,7 +267,8 @@ class Hub:
     def detach(self, subscriber: Subscriber) -> None:
         key = subscriber.user_key
         subscribers = self.sockets.get(key)
-        if subscribers is not None:
+        if subscribers is not None and subscriber in subscribers:
+            collector.closed()
             subscribers.discard(subscriber)
             if not subscribers:
                 del self.sockets[key]
@@ -295,6 +298,7 @@ class Hub:
         # One consumer of the queue: batches are delivered whole and in order.
         while True:
             kind, payload = await self._queue.get()
+            collector.busy()
             try:
                 if kind == "frames":
                     await self.deliver(payload)
@@ -353,7 +357,7 @@ async def get_hub(*, poller: Poller | None = None) -> Hub:
             future.set_exception(exc)
             future.exception()  # Retrieved: the next caller starts afresh.
             raise
-        _tune_gc_once()
+        collector.start()
         future.set_result(hub)
     return await asyncio.shield(future)
 
@@ -375,29 +379,6 @@ def _live_hubs() -> list[Hub]:
         for loop, f in futures
         if f.done() and not f.cancelled() and f.exception() is None and not loop.is_closed()
     ]
-
-
-_gc_tuned = False
-
-
-def _tune_gc_once() -> None:
-    """Keep full collections rare and short in a process that serves sockets.
-
-    Everything alive once the first hub starts (Django, the app, their
-    modules) is moved out of the collector's sight with ``gc.freeze()``, and
-    the first generation's threshold is raised, so the many long-lived
-    objects of thousands of sockets are not rescanned on every burst of
-    allocations. Set ``NOTIFICATIONS["GC_TUNING"] = False`` to keep Python's
-    defaults.
-    """
-    global _gc_tuned
-    if _gc_tuned or not conf.get("GC_TUNING"):
-        return
-    _gc_tuned = True
-    gc.collect()
-    gc.freeze()
-    gen0, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(max(gen0, 50_000), max(gen1, 20), max(gen2, 100))
 
 
 # Transports ------------------------------------------------------------------------

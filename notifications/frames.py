@@ -52,6 +52,23 @@ def created(notification: dict[str, Any], unread_count: int) -> dict[str, Any]:
     return {"type": CREATED, "notification": notification, "unread_count": unread_count}
 
 
+def created_copies(notification: dict[str, Any], rows: list[tuple[int, int, int]]) -> list[str]:
+    """Encode ``created`` frames of copies of ``notification``: ``(id, cursor, unread)`` each.
+
+    The text ``encode(created(...))`` would give, byte for byte, with the
+    shared part encoded once (a broadcast to thousands of users).
+    """
+    rest = {k: v for k, v in notification.items() if k not in ("id", "cursor")}
+    if not rest or list(notification)[:2] != ["id", "cursor"]:
+        return [encode(created({**notification, "id": i, "cursor": c}, u)) for i, c, u in rows]
+    tail = encode(rest)[1:]  # '"title":...}' without its opening brace
+    head = f'{{"type":"{CREATED}","notification":{{"id":'
+    return [
+        f'{head}{int(pk)},"cursor":{int(cursor)},{tail},"unread_count":{int(unread)}}}'
+        for pk, cursor, unread in rows
+    ]
+
+
 def changed(kind: str, ids: list[Any], unread_count: int, **extra: Any) -> dict[str, Any]:
     """A read, unread or deleted frame for ``ids`` of one user."""
     return {"type": kind, "ids": ids, **extra, "unread_count": unread_count}

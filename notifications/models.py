@@ -24,8 +24,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxLengthValidator
 from django.db import connections, models, router, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -48,22 +47,29 @@ class InboxManager(models.Manager["Inbox"]):
         return cursor or 0
 
     def state(self, user_id: Any) -> tuple[int, int]:
-        """Return the user's ``(last cursor, unread count)`` in one query."""
-        unread = (
-            Notification.objects.unread()
-            .filter(recipient_id=OuterRef("user_id"))
-            .order_by()
-            .values("recipient_id")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        row = (
-            self.filter(user_id=user_id)
-            .annotate(unread=Coalesce(Subquery(unread), Value(0)))
-            .values_list("last_cursor", "unread")
-            .first()
-        )
-        return row or (0, 0)
+        """Return the user's ``(last cursor, unread count)`` in one query.
+
+        Run on every socket handshake and ping, so it is written as SQL (an
+        ORM query costs ten times its execution here); the unread condition
+        is ``NotificationQuerySet.unread()``'s own (``unread_condition``).
+        """
+        db = self.db
+        connection = connections[db]
+        condition, params = unread_condition(db)
+        q = connection.ops.quote_name
+        user = Inbox._meta.get_field("user")
+        recipient = Notification._meta.get_field("recipient")
+        key = user.target_field.get_db_prep_value(user_id, connection)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT (SELECT {q('last_cursor')} FROM {q(Inbox._meta.db_table)} "
+                f"WHERE {q(user.column)} = %s), (SELECT COUNT(*) FROM "
+                f"{q(Notification._meta.db_table)} WHERE {q(recipient.column)} = %s AND "
+                f"({condition}))",
+                [key, key, *params],
+            )
+            cursor_, unread = cursor.fetchone()
+        return cursor_ or 0, unread or 0
 
     def allocate(self, counts: Mapping[int, int]) -> dict[int, int]:
         """Reserve ``counts[user_id]`` cursors per user; return the first of each.
@@ -216,13 +222,23 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
             rows = inserts.insert(Notification, user_ids, values, using=db)
         order = {pk: i for i, pk in enumerate(user_ids)}
         rows.sort(key=lambda row: order[row[1]])
+        # Positional values in field order: Model.from_db's fast path.
+        names = [f.attname for f in fields]
+        slots = {name: names.index(name) for name in ("id", "recipient_id", "cursor")}
+        actor = template.actor if Notification.actor.is_cached(template) else None
         created = []
         for pk, recipient_id, cursor in rows:
-            copy = _copy(template, pk=pk, recipient_id=recipient_id, cursor=cursor)
-            copy._state.adding = False
-            copy._state.db = db
+            row = [values[name] for name in names]
+            row[slots["id"]], row[slots["recipient_id"]], row[slots["cursor"]] = (
+                pk,
+                recipient_id,
+                cursor,
+            )
+            copy = Notification.from_db(db, names, row)
+            if actor is not None:
+                copy.actor = actor
             created.append(copy)
-        push.schedule_created(created, using=db)
+        push.schedule_created(created, using=db, shared=template)
         return created
 
 
@@ -422,3 +438,58 @@ def _copy(template: Notification, **overrides: Any) -> Notification:
     if Notification.actor.is_cached(template):
         copy.actor = template.actor
     return copy
+
+
+_unread_sql: dict[str, tuple[str, list[Any]]] = {}
+
+
+def unread_condition(using: str) -> tuple[str, list[Any]]:
+    """Return SQL and parameters of ``NotificationQuerySet.unread()``'s filter.
+
+    Compiled once per database when it has no parameters (a time-dependent
+    condition would have some, and is compiled on every call instead), so
+    that hot raw queries share the ORM's one definition of "unread".
+    """
+    cached = _unread_sql.get(using)
+    if cached is not None:
+        return cached
+    query = Notification.objects.using(using).unread().query
+    sql, params = query.get_compiler(using=using).compile(query.where)
+    if not params:
+        _unread_sql[using] = (sql, [])
+    return sql, list(params)
+
+
+def unread_counts(user_ids: Iterable[Any], *, using: str | None = None) -> dict[Any, int]:
+    """Return ``{user id: unread count}`` for users with any, a few thousand per query."""
+    db = using or router.db_for_read(Notification)
+    connection = connections[db]
+    q = connection.ops.quote_name
+    recipient = Notification._meta.get_field("recipient")
+    prep = recipient.target_field.get_db_prep_value
+    condition, params = unread_condition(db)
+    table, column = q(Notification._meta.db_table), q(recipient.column)
+    user_ids = list(user_ids)
+    counts: dict[Any, int] = {}
+    postgres = connection.vendor == "postgresql"
+    size = 20_000 if postgres else 900  # One array parameter, or SQLite's variable limit.
+    with connection.cursor() as cursor:
+        for start in range(0, len(user_ids), size):
+            chunk = user_ids[start : start + size]
+            by_db = {prep(pk, connection): pk for pk in chunk}
+            if postgres:
+                db_type = recipient.target_field.rel_db_type(connection)
+                among, among_params = f"= ANY(%s::{db_type}[])", [list(by_db)]
+            else:
+                among, among_params = f"IN ({', '.join(['%s'] * len(by_db))})", list(by_db)
+            cursor.execute(
+                f"SELECT {column}, COUNT(*) FROM {table} WHERE {column} {among} "
+                f"AND ({condition}) GROUP BY {column}",
+                [*among_params, *params],
+            )
+            for db_value, count in cursor.fetchall():
+                pk = by_db.get(db_value)
+                if pk is None:  # Another type than we sent (SQLite text ids).
+                    pk = next(v for k, v in by_db.items() if str(k) == str(db_value))
+                counts[pk] = count
+    return counts

@@ -24,23 +24,25 @@ from .signals import notification_created
 if TYPE_CHECKING:
     from .models import Notification
 
-# Ids per count query: far below SQLite's variable limit, simple plans on PostgreSQL.
-_IN_CHUNK = 5000
+def schedule_created(
+    notifications: Sequence[Notification], *, using: str, shared: Notification | None = None
+) -> None:
+    """After the current transaction commits, push ``notifications`` and signal them.
 
-
-def schedule_created(notifications: Sequence[Notification], *, using: str) -> None:
-    """After the current transaction commits, push ``notifications`` and signal them."""
+    ``shared``: every notification is a copy of it but for id, recipient and
+    cursor (``send()``), so its frame is encoded once for all of them.
+    """
     if notifications and not delivery.is_muted():
-        transaction.on_commit(partial(_on_created, list(notifications)), using=using)
+        transaction.on_commit(partial(_on_created, list(notifications), shared), using=using)
 
 
-def _on_created(notifications: list[Notification]) -> None:
-    created(notifications)
+def _on_created(notifications: list[Notification], shared: Notification | None = None) -> None:
+    created(notifications, shared=shared)
     for notification in notifications:
         notification_created.send(sender=type(notification), notification=notification)
 
 
-def created(notifications: Sequence[Notification]) -> int:
+def created(notifications: Sequence[Notification], *, shared: Notification | None = None) -> int:
     """Push a ``notification.created`` frame for each notification whose user is online."""
     keys = {n.recipient_id: delivery.user_key(n.recipient_id) for n in notifications}
     online = delivery.online(list(set(keys.values())))
@@ -49,37 +51,30 @@ def created(notifications: Sequence[Notification]) -> int:
     if not notifications:
         return 0
     counts = unread_counts({n.recipient_id for n in notifications})
+    if shared is not None and len(notifications) > 1:
+        texts = frames.created_copies(
+            notifications[0].as_dict(),
+            [(n.pk, n.cursor, counts.get(n.recipient_id, 0)) for n in notifications],
+        )
+    else:
+        texts = [
+            frames.encode(frames.created(n.as_dict(), counts.get(n.recipient_id, 0)))
+            for n in notifications
+        ]
     return delivery.publish(
         [
-            (
-                keys[n.recipient_id],
-                frames.encode(frames.created(n.as_dict(), counts.get(n.recipient_id, 0))),
-                n.cursor,
-            )
-            for n in notifications
+            (keys[n.recipient_id], text, n.cursor)
+            for n, text in zip(notifications, texts, strict=True)
         ]
     )
 
 
 def unread_counts(user_ids: Iterable[Any]) -> dict[Any, int]:
-    """Return the unread count of each user, in one query per few thousand users."""
+    """Return the unread count of each user (users with none are left out)."""
     # Imported here: models imports this module.
-    from django.db.models import Count
+    from .models import unread_counts
 
-    from .models import Notification
-
-    user_ids = list(user_ids)
-    counts: dict[Any, int] = {}
-    for start in range(0, len(user_ids), _IN_CHUNK):
-        rows = (
-            Notification.objects.unread()
-            .filter(recipient_id__in=user_ids[start : start + _IN_CHUNK])
-            .order_by()
-            .values_list("recipient_id")
-            .annotate(n=Count("id"))
-        )
-        counts.update(rows)
-    return counts
+    return unread_counts(user_ids)
 
 
 # State changes ---------------------------------------------------------------
