@@ -24,6 +24,7 @@ from .signals import notification_created
 if TYPE_CHECKING:
     from .models import Notification
 
+
 def schedule_created(
     notifications: Sequence[Notification], *, using: str, shared: Notification | None = None
 ) -> None:

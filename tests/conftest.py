@@ -388,3 +388,46 @@ def listen():
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, so stopping it never touches the shared one."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.process, self.port, 10, lambda: "redis-server")
+
+    def stop(self) -> None:
+        terminate(self.process)
+
+
+@pytest.fixture
+def private_redis(settings):
+    import shutil
+
+    require("redis-server", None if shutil.which("redis-server") else "not on PATH")
+    redis = PrivateRedis()
+    redis.start()
+    settings.CHANNEL_LAYERS = redis_channel_layers(redis.url)
+    channel_layers.backends = {}
+    yield redis
+    redis.stop()

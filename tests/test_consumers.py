@@ -172,3 +172,110 @@ async def test_flood_is_closed_with_4429(alice):
             outputs = [await ws.receive_output(timeout=5) for _ in range(6)]
             assert [o["type"] for o in outputs[:5]] == ["websocket.send"] * 5
             assert outputs[5] == {"type": "websocket.close", "code": 4429}
+
+
+# Flow control (issue 14.6, LOAD-03) ---------------------------------------------
+
+
+async def receive_all(ws, quiet=0.5):
+    """Frames until none arrives for ``quiet`` seconds."""
+    frames = []
+    while not await ws.receive_nothing(timeout=quiet):
+        frames.append(await ws.receive_json_from(timeout=5))
+    return frames
+
+
+async def test_unacknowledged_window_turns_into_one_resync_then_resumes_after_ack(alice):
+    """Past MAX_UNACKED_BYTES the socket gets one resync and nothing more until it acks."""
+    with override_settings(NOTIFICATIONS={"MAX_UNACKED_BYTES": 3000, "ACK_TIMEOUT_SECONDS": 30}):
+        async with connected(alice) as ws:
+            await handshake(ws)
+            for i in range(20):
+                await send(alice, f"n{i}")
+            frames = await receive_all(ws)
+            types = [f["type"] for f in frames]
+            assert types[-1] == "resync" and types.count("resync") == 1, types
+            assert 1 <= types.count("notification.created") < 20
+            # The client catches up (over HTTP) and acknowledges all it got.
+            await ws.send_json_to({"action": "ack", "frames": 1 + len(frames)})
+            await send(alice, "after the ack")
+            frame = await ws.receive_json_from(timeout=5)
+            assert frame["notification"]["message"] == "after the ack"
+
+
+async def test_socket_that_never_acknowledges_a_resync_is_closed_4408(alice, caplog):
+    settings = {"MAX_UNACKED_BYTES": 1000, "ACK_TIMEOUT_SECONDS": 0.3}
+    with override_settings(NOTIFICATIONS=settings), caplog.at_level("WARNING"):
+        async with connected(alice) as ws:
+            await handshake(ws)
+            for i in range(10):
+                await send(alice, f"n{i}")
+            outputs = []
+            while (output := await ws.receive_output(timeout=5))["type"] == "websocket.send":
+                outputs.append(json.loads(output["text"]))
+            assert output == {"type": "websocket.close", "code": 4408}
+            assert outputs[-1]["type"] == "resync"
+    [record] = [r for r in caplog.records if "did not acknowledge a resync" in r.getMessage()]
+    assert "frame(s) dropped" in record.getMessage()
+
+
+async def test_ack_of_frames_never_sent_is_refused(alice):
+    async with connected(alice) as ws:
+        await handshake(ws)
+        await ws.send_json_to({"action": "ack", "frames": 99})
+        assert (await ws.receive_json_from(timeout=5))["code"] == "invalid_params"
+        await ws.send_json_to({"action": "ack", "frames": 1})  # The state frame.
+        assert await ws.receive_nothing(timeout=0.3)
+
+
+async def test_ping_may_carry_the_ack(alice):
+    with override_settings(NOTIFICATIONS={"MAX_UNACKED_BYTES": 1500}):
+        async with connected(alice) as ws:
+            await handshake(ws)
+            for i in range(3):
+                await send(alice, f"n{i}")
+            frames = await receive_all(ws)
+            await ws.send_json_to({"action": "ping", "frames": 1 + len(frames)})
+            assert (await ws.receive_json_from(timeout=5))["type"] == "pong"
+            await send(alice, "still flowing")
+            frame = await ws.receive_json_from(timeout=5)
+            assert frame.get("notification", {}).get("message") == "still flowing", frame
+
+
+# Limits -------------------------------------------------------------------------
+
+
+async def test_socket_over_the_per_user_cap_is_closed_4409_others_keep_working(alice, bob):
+    """Issue 14.7 / LOAD-04: one socket more than MAX_SOCKETS_PER_USER is refused with 4409."""
+    with override_settings(NOTIFICATIONS={"MAX_SOCKETS_PER_USER": 2}):
+        async with (
+            connected(alice) as a1,
+            connected(alice) as a2,
+            connected(alice) as a3,
+            connected(bob) as b1,
+        ):
+            await handshake(a1)
+            await handshake(a2)
+            assert (await a3.connect(timeout=5))[0]
+            assert await a3.receive_output(timeout=5) == {"type": "websocket.close", "code": 4409}
+            await handshake(b1)  # The cap is per user.
+            await send(alice, "still here")
+            for ws in (a1, a2):
+                assert (await ws.receive_json_from(timeout=5))["notification"]["message"] == (
+                    "still here"
+                )
+
+
+async def test_flood_is_logged_once_per_socket_with_a_count(alice, caplog):
+    """Issue 14.8: one WARNING per rate-limited socket, not one per frame."""
+    limits = {"RATE_LIMIT_BURST": 5, "RATE_LIMIT_PER_SECOND": 0.001}
+    with override_settings(NOTIFICATIONS=limits), caplog.at_level("INFO", logger="notifications"):
+        async with connected(alice) as ws:
+            await handshake(ws)
+            for _ in range(200):
+                await ws.send_to(text_data=json.dumps({"action": "ping"}))
+            while (await ws.receive_output(timeout=5))["type"] != "websocket.close":
+                pass
+    records = [r for r in caplog.records if "rate limit" in r.getMessage()]
+    assert len(records) == 1, [r.getMessage() for r in records]
+    assert "200 frame(s) received" in records[0].getMessage()

@@ -1,5 +1,6 @@
 """Push after commit, signals, and failures that must not reach the caller."""
 
+import asyncio
 import logging
 
 import pytest
@@ -250,3 +251,148 @@ async def test_queryset_changes_push_to_every_affected_user(alice, bob):
         frame = await a.receive_json_from(timeout=5)
         assert (frame["type"], frame["unread_count"]) == ("notification.deleted", 1)
         assert await b.receive_nothing(timeout=0.3)
+
+
+# Transports -----------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_redis_presence_lets_senders_skip_offline_users(alice, bob, redis_layer):
+    """Only users with a socket somewhere cost a count query and a frame."""
+    from notifications import delivery
+
+    transport = delivery.get_transport()
+    assert transport.name == "redis"
+    keys = [delivery.user_key(alice.pk), delivery.user_key(bob.pk)]
+    async with connected(alice) as ws:
+        await handshake(ws)
+        assert await sync_to_async(transport.online)(keys) == {keys[0]}
+    # Detaching is flushed asynchronously: wait for it, bounded.
+    for _ in range(100):
+        if await sync_to_async(transport.online)(keys) == set():
+            break
+        await asyncio.sleep(0.02)
+    assert await sync_to_async(transport.online)(keys) == set()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_redis_blip_shorter_than_the_grace_sends_a_resync(alice, private_redis, settings):
+    """RED-05-ish: a lost subscription that comes back costs each socket one resync frame."""
+    settings.NOTIFICATIONS = {"OUTAGE_GRACE_SECONDS": 30}
+    async with connected(alice) as ws:
+        await handshake(ws)
+        private_redis.stop()
+        private_redis.start()
+        frame = await ws.receive_json_from(timeout=15)
+        assert frame == {"type": "resync"}
+        # And pushes flow again through the new subscription.
+        await send(alice, "after the blip")
+        frame = await ws.receive_json_from(timeout=5)
+        assert frame["notification"]["message"] == "after the blip"
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_flushall_rewrites_presence_and_resyncs(alice, private_redis, monkeypatch):
+    """RED-05: Redis forgot who is online (FLUSHALL): the hub notices, re-registers, resyncs."""
+    import redis as redis_py
+
+    from notifications import delivery
+
+    monkeypatch.setattr(delivery, "_HEARTBEAT_SECONDS", 0.2)
+    async with connected(alice) as ws:
+        await handshake(ws)
+        await sync_to_async(redis_py.Redis.from_url(private_redis.url).flushall)()
+        assert await ws.receive_json_from(timeout=10) == {"type": "resync"}
+        await send(alice, "found again")
+        frame = await ws.receive_json_from(timeout=5)
+        assert frame["notification"]["message"] == "found again"
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("layer", ["in-memory", "redis"])
+async def test_channel_layer_transport_delivers_through_a_stock_layer(alice, settings, layer):
+    """The slower path: any Channels layer carries the hubs' batches (one group_send each)."""
+    from channels.layers import channel_layers
+
+    from notifications import delivery
+    from tests.conftest import TEST_REDIS_URL, redis_problem, require
+
+    if layer == "redis":
+        require("Redis", redis_problem())
+        from config.settings import redis_channel_layers
+
+        settings.CHANNEL_LAYERS = redis_channel_layers(TEST_REDIS_URL)
+    else:
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.NOTIFICATIONS = {"TRANSPORT": "channel_layer"}
+    channel_layers.backends = {}
+    assert delivery.get_transport().name == "channel_layer"
+    async with connected(alice) as ws, connected(alice) as ws2:
+        await handshake(ws)
+        await handshake(ws2)
+        for i in range(3):
+            await send(alice, f"via the layer {i}")
+        for socket in (ws, ws2):
+            messages = [(await socket.receive_json_from(timeout=5)) for _ in range(3)]
+            assert [m["notification"]["message"] for m in messages] == [
+                f"via the layer {i}" for i in range(3)
+            ]
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_local_poller_pushes_what_another_process_committed(alice, settings):
+    """The embedded default: a row no push announced (as from the shell) is found in the DB."""
+    from notifications import delivery
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    settings.NOTIFICATIONS = {"LOCAL_POLL_SECONDS": 0.1}
+    assert delivery.get_transport().name == "local"
+
+    @sync_to_async
+    def send_elsewhere():
+        with delivery.muted():  # This process pushes nothing: like another one.
+            return notifications.send(alice, "from the shell")
+
+    async with connected(alice) as ws:
+        await handshake(ws)
+        [n] = await send_elsewhere()
+        frame = await ws.receive_json_from(timeout=5)
+        assert frame["notification"]["id"] == n.pk
+        assert frame["unread_count"] == 1
+        await send(alice, "from here")  # Pushed directly, and not again by the poller.
+        assert (await ws.receive_json_from(timeout=5))["notification"]["message"] == "from here"
+        assert await ws.receive_nothing(timeout=0.5)
+
+
+def test_dropped_frames_are_counted_and_logged_once_per_window(caplog):
+    """Every frame a sender could not publish is in a WARNING count, even the last ones."""
+    import threading
+
+    from notifications import delivery
+
+    dropped = delivery._Dropped()
+    logged = threading.Event()
+    original = dropped.flush
+
+    def flush():
+        original()
+        logged.set()
+
+    dropped.flush = flush
+    with caplog.at_level(logging.WARNING, logger="notifications"):
+        dropped.add(3, ConnectionError("down"))  # Logged at once.
+        logged.clear()
+        dropped.logged_at -= delivery._LOG_EVERY_SECONDS - 0.2  # The window ends soon.
+        dropped.add(4, "Redis was unreachable a moment ago")  # Held for the window's end,
+        dropped.add(5, "Redis was unreachable a moment ago")  # with this one.
+        assert logged.wait(5)
+    messages = [r.getMessage() for r in caplog.records]
+    assert [m.split(" notification")[0] for m in messages] == [
+        "Could not push 3",
+        "Could not push 9",
+    ]
