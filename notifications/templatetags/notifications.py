@@ -48,9 +48,17 @@ def notifications_live(context: template.Context, nonce: str = "") -> dict[str, 
         "enabled": True,
         "nonce": nonce or getattr(request, "csp_nonce", "") or "",
         "history_url": reverse("notifications:history"),
+        # The real count without JavaScript (the bell is then a link to the history).
+        "unread_count": _unread_count(user),
         # Escaped by format_html_join; attribute values only, never markup.
         "data_attrs": format_html_join(" ", 'data-{}="{}"', client_config(request).items()),
     }
+
+
+def _unread_count(user: Any) -> int:
+    from ..models import Notification  # The app registry is ready when a template renders.
+
+    return Notification.objects.for_user(user).unread().count()
 
 
 def client_config(request: Any) -> dict[str, str]:
