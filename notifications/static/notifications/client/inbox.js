@@ -85,20 +85,16 @@ export function mountInbox(root, { cfg, store, actions, announce, onFollow }) {
     const focusKey = focusedControl();
     const existing = new Map();
     for (const li of ui.list.children) existing.set(li.dataset.notificationId, li);
-    let before = ui.list.firstElementChild;
-    for (const n of items) {
-      const key = String(n.id);
-      let li = existing.get(key);
-      existing.delete(key);
-      if (!li || li.ntfItem !== n) {
-        const fresh = renderItem(n);
-        if (li) li.replaceWith(fresh);
-        li = fresh;
-      }
-      if (li !== before) ui.list.insertBefore(li, before);
-      before = li.nextElementSibling;
-    }
-    for (const li of existing.values()) li.remove();
+    const wanted = items.map((n) => {
+      const li = existing.get(String(n.id));
+      return li && li.ntfItem === n ? li : renderItem(n);
+    });
+    const keep = new Set(wanted);
+    for (const li of [...ui.list.children]) if (!keep.has(li)) li.remove();
+    wanted.forEach((li, index) => {
+      const at = ui.list.children[index] || null;
+      if (at !== li) ui.list.insertBefore(li, at);
+    });
     if (!items.some((n) => String(n.id) === String(active))) active = items[0]?.id ?? null;
     for (const li of ui.list.children) setRoving(li, li.dataset.notificationId === String(active));
     if (focusKey && !ui.inbox.contains(document.activeElement)) restoreFocus(focusKey);
@@ -345,7 +341,8 @@ export function mountInbox(root, { cfg, store, actions, announce, onFollow }) {
     if (to && !ui.inbox.contains(to) && to !== ui.bell) close();
   });
   document.addEventListener("click", (event) => {
-    if (!ui.inbox.hidden && !root.contains(event.target)) close();
+    // composedPath(): the clicked button may be gone already (a deleted row).
+    if (!ui.inbox.hidden && !event.composedPath().includes(root)) close();
   });
   window.addEventListener("pagehide", () => commitDelete());
 
