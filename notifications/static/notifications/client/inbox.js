@@ -123,6 +123,7 @@ export function mountInbox(root, { cfg, store, actions, announce, onFollow }) {
       head.dataset.control = "link";
       head.addEventListener("click", () => onFollow(n));
     }
+    if (!n.title) head.classList.add("ntf-untitled");
     head.append(levelBadge(level, { visibleText: false }));
     if (!n.read) head.append(el("span", "ntf-sr", "Unread: "));
     if (n.title) head.append(el("strong", "ntf-title", n.title));
@@ -321,7 +322,8 @@ export function mountInbox(root, { cfg, store, actions, announce, onFollow }) {
     if (!store.state.listLoaded) actions.reload().catch(() => {});
     draw();
     const li = rows().find((row) => row.tabIndex === 0);
-    (li || ui.title).focus();
+    ui.list.scrollTop = 0;
+    (li || ui.title).focus({ preventScroll: true });
   }
 
   function close({ focusBell = false } = {}) {

@@ -213,7 +213,8 @@ function renderLatest(n) {
   const text = el("span", "ntf-latest-text");
   if (!n.read) text.append(el("span", "ntf-sr", "Unread: "));
   const href = safeHref(n.url);
-  const title = href ? el("a", "ntf-title", n.title || n.message) : el("strong", "ntf-title", n.title || n.message);
+  const cls = n.title ? "ntf-title" : "ntf-message";
+  const title = href ? el("a", cls, n.title || n.message) : el(n.title ? "strong" : "span", cls, n.title || n.message);
   if (href) title.href = href;
   text.append(title);
   if (n.title) text.append(el("span", "ntf-message", n.message));
