@@ -212,12 +212,9 @@ function renderLatest(n) {
   li.append(levelBadge(level));
   const text = el("span", "ntf-latest-text");
   if (!n.read) text.append(el("span", "ntf-sr", "Unread: "));
-  const href = safeHref(n.url);
-  const cls = n.title ? "ntf-title" : "ntf-message";
-  const title = href ? el("a", cls, n.title || n.message) : el(n.title ? "strong" : "span", cls, n.title || n.message);
-  if (href) title.href = href;
-  text.append(title);
-  if (n.title) text.append(el("span", "ntf-message", n.message));
+  // Like the server-rendered rows: text only (the inbox and history link).
+  if (n.title) text.append(el("strong", "ntf-title", n.title));
+  text.append(el("span", "ntf-message", n.message));
   li.append(text, timeElement(n.created_at));
   return li;
 }
