@@ -97,6 +97,8 @@ export function mountToasts(region, { cfg, store, announce, onFollow, onOpenInbo
     if (cfg.toastTimeout > 0 && !cfg.stickyLevels.has(level)) {
       const hide = () => remove(node, false);
       node.ntfTimer = setTimeout(hide, cfg.toastTimeout);
+      // A summary whose count rises stays up until the burst is over.
+      node.ntfRestart = () => { clearTimeout(node.ntfTimer); node.ntfTimer = setTimeout(hide, cfg.toastTimeout); };
       // Pause while the pointer or keyboard focus is on it.
       const pause = () => clearTimeout(node.ntfTimer);
       const resume = () => { clearTimeout(node.ntfTimer); node.ntfTimer = setTimeout(hide, cfg.toastTimeout); };
@@ -135,6 +137,7 @@ export function mountToasts(region, { cfg, store, announce, onFollow, onOpenInbo
     let node = region.querySelector(".ntf-toast[data-summary]");
     if (node) {
       count += Number(node.dataset.summary);
+      if (!node.matches(":hover, :focus-within")) node.ntfRestart?.();
     } else {
       node = el("div", "ntf-toast");
       node.dataset.level = "info";
