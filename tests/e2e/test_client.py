@@ -6,8 +6,11 @@ Redis channel layer between this process (which sends) and Daphne.
 
 from __future__ import annotations
 
+import os
+import shutil
 import statistics
 import time
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -16,6 +19,7 @@ from playwright.sync_api import expect
 import notifications
 from tests.conftest import TEST_REDIS_URL, DaphneServer, database_url_for_children
 
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 BELL = "[data-notifications-bell]"
 BADGE = "[data-notifications-unread]"
 TOAST = ".ntf-toast"
@@ -135,20 +139,28 @@ def test_inbox_shows_empty_state_with_guidance_and_no_mark_all_read(alice_page):
 
 
 def test_screenshot_of_toast_and_open_inbox(alice_page, alice, in_thread, artifacts):
+    in_thread(
+        notifications.error,
+        alice,
+        "The nightly export could not reach storage.",
+        title="Export failed",
+    )
     in_thread(notifications.success, alice, "Payment received.", title="Invoice #42")
     in_thread(notifications.info, alice, "Bob mentioned you in “Q3 plan”.", url="/")
-    in_thread(notifications.warning, alice, "Your export is ready.", title="Export")
-    expect_unread(alice_page, 3)
+    in_thread(notifications.warning, alice, "You have used 92 % of your storage.", title="Storage")
+    expect_unread(alice_page, 4)
     alice_page.locator(BELL).click()
-    expect(alice_page.locator(ITEM)).to_have_count(3)
-    alice_page.locator(ITEM).first.get_by_role("button", name="Mark read").click()
-    expect_unread(alice_page, 2)
+    expect(alice_page.locator(ITEM)).to_have_count(4)
+    alice_page.locator(ITEM).nth(1).get_by_role("button", name="Mark read").click()
+    expect_unread(alice_page, 3)
     # Let the toasts' entry animation finish, then capture.
     alice_page.wait_for_function(
         "document.getAnimations().every((a) => a.playState === 'finished')"
     )
     alice_page.screenshot(path=str(artifacts / "toast-and-inbox.png"))
     assert (artifacts / "toast-and-inbox.png").stat().st_size > 10_000
+    if os.environ.get("NOTIFICATIONS_UPDATE_SCREENSHOTS") == "1":  # make screenshots
+        shutil.copy(artifacts / "toast-and-inbox.png", DOCS / "toast-and-inbox.png")
 
 
 # Every tab agrees ----------------------------------------------------------------
