@@ -55,12 +55,6 @@ def notifications_live(context: template.Context, nonce: str = "") -> dict[str, 
     }
 
 
-def _unread_count(user: Any) -> int:
-    from ..models import Notification  # The app registry is ready when a template renders.
-
-    return Notification.objects.for_user(user).unread().count()
-
-
 def client_config(request: Any) -> dict[str, str]:
     """Return the ``data-*`` attributes (without the prefix) that configure the client."""
 
@@ -88,3 +82,9 @@ def client_config(request: Any) -> dict[str, str]:
         "poll-interval": str(int(conf.get("POLL_INTERVAL_SECONDS") * 1000)),
         "heartbeat": str(HEARTBEAT_SECONDS * 1000),
     }
+
+
+def _unread_count(user: Any) -> int:
+    from ..models import Notification  # The app registry is ready when a template renders.
+
+    return Notification.objects.for_user(user).unread().count()

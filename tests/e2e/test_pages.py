@@ -143,6 +143,7 @@ URLS = [
     "/\\evil.example", "\\\\evil", "http://", "https://", "http://a", "https://a", "HTTPS://X.Y/",
     "https://😀", "http://😀", "javascript:alert(1)", "JaVaScRiPt:alert(1)", " javascript:x",
     "data:text/html,x", "mailto:a@b", "ftp://x", "a/b", "?x", "#x", "https:/x", "https:x", "",
+    "/\ud800", "/a\udc00b", "/😀", "https://x/\u2028y", "HtTp://x", "http:///", "/\u3000",
 ]  # fmt: skip
 
 
