@@ -46,7 +46,8 @@ function createClient(script, root) {
   const $ = (selector) => root.querySelector(selector);
   const store = createStore(cfg);
   const api = createApi(cfg);
-  const announce = createAnnouncer($("[data-notifications-announce]"), $("[data-notifications-alert]"));
+  // Error toasts are role="alert" themselves; everything else is said politely.
+  const announce = createAnnouncer($("[data-notifications-announce]"), null);
   const tabs = createTabs(cfg.userId, onTabMessage);
   const recovery = createRecovery({ store, api, broadcast: (m) => tabs.post(m) });
   const initialCount = Number.parseInt($("[data-notifications-unread]")?.dataset.notificationsUnread ?? "0", 10) || 0;

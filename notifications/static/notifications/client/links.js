@@ -19,8 +19,8 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  *
  * Accepted: "http://" or "https://" (any case) followed by at least one
  * character, or a path starting with a single "/". Refused: empty values,
- * non-strings, lone surrogates, leading or trailing whitespace, control characters anywhere
- * (TAB, CR and LF included: browsers strip them, so "/\t/evil.example/"
+ * non-strings, lone surrogates, leading or trailing whitespace, control
+ * characters anywhere (TAB, CR and LF included: browsers strip them, so "/\t/evil.example/"
  * would become "//evil.example/"), backslashes, "//host" and every other scheme.
  */
 export function safeHref(url) {
@@ -30,7 +30,9 @@ export function safeHref(url) {
   const lowered = url.toLowerCase();
   // len() in Python counts code points, not UTF-16 units.
   const length = [...url].length;
-  const absolute = ["http://", "https://"].some((scheme) => lowered.startsWith(scheme) && length > scheme.length);
+  const absolute = ["http://", "https://"].some(
+    (scheme) => lowered.startsWith(scheme) && length > scheme.length,
+  );
   const relative = url.startsWith("/") && !url.startsWith("//");
   return absolute || relative ? url : null;
 }
