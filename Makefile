@@ -9,7 +9,10 @@ PY     := $(VENV)/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS  ?= redis://127.0.0.1:6379/0
 
-.PHONY: demo test lint test-sqlite test-postgres test-e2e test-matrix bench clean
+.PHONY: demo test lint test-sqlite test-postgres test-e2e test-matrix screenshots bench clean
+
+# Browser-test tools from the npm registry (axe-core, pinned in tests/e2e/package.json).
+E2E_NODE := tests/e2e/node_modules/axe-core/axe.min.js
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,14 +41,23 @@ test-sqlite: $(VENV)/.installed
 test-postgres: $(VENV)/.installed
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(PY) -m pytest
 
+$(E2E_NODE): tests/e2e/package.json
+	npm install --prefix tests/e2e --no-package-lock --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Headless Chromium against Daphne + Redis + PostgreSQL.
-test-e2e: $(VENV)/.installed
+test-e2e: $(VENV)/.installed $(E2E_NODE)
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(PY) -m pytest tests/e2e
 
 # The newest supported pair (noxfile.py), installed from PyPI into .nox/: the same
 # three suites and makemigrations --check. Other pairs: .venv/bin/nox --list.
-test-matrix: $(VENV)/.installed
+test-matrix: $(VENV)/.installed $(E2E_NODE)
 	$(VENV)/bin/nox -s "tests-3.13(django='6.1')"
+
+# Refresh docs/screenshots/ (four widths, both themes) and the README's picture.
+screenshots: $(VENV)/.installed $(E2E_NODE)
+	NOTIFICATIONS_UPDATE_SCREENSHOTS=1 DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) \
+		$(PY) -m pytest tests/e2e/test_layout.py tests/e2e/test_client.py -k "fits or screenshot" -q
 
 # Figures go to BENCHMARKS.md. PostgreSQL + Redis, like production.
 bench: $(VENV)/.installed
@@ -54,4 +66,4 @@ bench: $(VENV)/.installed
 		$(PY) -m pytest tests/test_admin.py -m bench -s -q
 
 clean:
-	rm -rf $(VENV) .nox db.sqlite3 test_db*.sqlite3 tests/e2e/artifacts
+	rm -rf $(VENV) .nox db.sqlite3 test_db*.sqlite3 tests/e2e/artifacts tests/e2e/node_modules

@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("strict-csp/", views.strict_csp, name="strict-csp"),
     path("send-test/", views.send_test, name="send-test"),
+    path("favicon.svg", views.favicon, name="favicon"),
+    path("favicon.ico", views.favicon),
     path("notifications/", include("notifications.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -133,11 +133,13 @@ def test_preview_shows_escaped_toast_and_count_and_sends_nothing(sender, alice, 
     )
     assert response.status_code == 200
     html = response.content.decode()
-    toast = re.search(r'<div class="ntf-toast" data-level="warning">(.*?)</div></div>', html)[1]
-    assert toast == (
-        '<div class="ntf-toast-body"><strong class="ntf-title">&lt;img src=x onerror=alert(1)&gt;'
-        '</strong><span class="ntf-message">Down at 6</span>'
-    )
+    # The toast the client builds, in a shadow root of its own (admin CSS cannot reach it).
+    preview = re.search(r'<template shadowrootmode="open">(.*?)</template>', html, re.S)[1]
+    toast = re.search(r'<div class="ntf-toast" data-level="warning">(.*?)</div></div>', preview)[1]
+    assert '<strong class="ntf-title">&lt;img src=x onerror=alert(1)&gt;</strong>' in toast
+    assert '<span class="ntf-message">Down at 6</span>' in toast
+    assert '<span class="ntf-level-text">Warning</span>' in toast  # level as icon + word
+    assert "<img" not in preview
     assert 'data-recipient-count="2"' in html
     assert 'name="_send" class="default" value="Send to 2 users"' in html
     assert "alice, bob" in html

@@ -52,6 +52,8 @@ def notifications_live(context: template.Context, nonce: Any = None) -> dict[str
         "enabled": True,
         "nonce": csp_nonce(context, request, nonce),
         "history_url": reverse("notifications:history"),
+        # The real count without JavaScript (the bell is then a link to the history).
+        "unread_count": _unread_count(user),
         # Escaped by format_html_join; attribute values only, never markup.
         "data_attrs": format_html_join(" ", 'data-{}="{}"', client_config(request).items()),
     }
@@ -110,3 +112,9 @@ def client_config(request: Any) -> dict[str, str]:
         "poll-interval": str(int(conf.get("POLL_INTERVAL_SECONDS") * 1000)),
         "heartbeat": str(HEARTBEAT_SECONDS * 1000),
     }
+
+
+def _unread_count(user: Any) -> int:
+    from ..models import Notification  # The app registry is ready when a template renders.
+
+    return Notification.objects.for_user(user).unread().count()

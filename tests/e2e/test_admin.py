@@ -48,8 +48,16 @@ def test_admin_broadcast_to_a_group_shows_toasts_to_members_only(
 
     preview = admin_page.locator("[data-notifications-preview] .ntf-toast")
     expect(preview).to_have_attribute("data-level", "warning")
-    expect(preview.locator("strong")).to_have_text("Release tonight")
-    expect(preview.locator("span")).to_have_text("Deploy starts at <b>22:00</b>.")
+    expect(preview.locator(".ntf-title")).to_have_text("Release tonight")
+    expect(preview.locator(".ntf-message")).to_have_text("Deploy starts at <b>22:00</b>.")
+    expect(preview.locator(".ntf-level")).to_have_text("Warning")
+    # In its own shadow root: the client's colours, not the admin's (which would
+    # turn the text teal).
+    assert preview.evaluate("e => e.getRootNode() instanceof ShadowRoot")
+    client_fg = preview.evaluate("e => getComputedStyle(e).getPropertyValue('--ntf-fg').trim()")
+    assert client_fg in ("#111827", "#f9fafb")
+    colour = preview.locator(".ntf-title").evaluate("e => getComputedStyle(e).color")
+    assert colour in ("rgb(17, 24, 39)", "rgb(249, 250, 251)"), colour
     expect(admin_page.locator("[data-recipient-count]")).to_have_text("2 users")
     admin_page.screenshot(path=str(artifacts / "admin-preview.png"))
     admin_page.get_by_role("button", name="Send to 2 users").click()

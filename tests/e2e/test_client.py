@@ -6,8 +6,11 @@ Redis channel layer between this process (which sends) and Daphne.
 
 from __future__ import annotations
 
+import os
+import shutil
 import statistics
 import time
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -16,10 +19,12 @@ from playwright.sync_api import expect
 import notifications
 from tests.conftest import TEST_REDIS_URL, DaphneServer, database_url_for_children
 
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 BELL = "[data-notifications-bell]"
 BADGE = "[data-notifications-unread]"
 TOAST = ".ntf-toast"
 ITEM = "[data-notifications-list] > li"
+UNDO_MS = 5000  # how long a deletion in the inbox can be undone
 
 # Recorded in the page before any of its scripts run: every notifications:created
 # event (in order) and every CSP violation.
@@ -123,29 +128,39 @@ def test_inbox_lists_marks_read_loads_more_and_marks_all_read(
     expect(page.locator(f'{ITEM}[data-read="false"]')).to_have_count(0)
 
 
-def test_inbox_shows_empty_state(alice_page):
+def test_inbox_shows_empty_state_with_guidance_and_no_mark_all_read(alice_page):
     alice_page.locator(BELL).click()
-    expect(alice_page.locator("[data-notifications-empty]")).to_be_visible()
-    expect(alice_page.locator("[data-notifications-empty]")).to_have_text(
-        "You have no notifications."
-    )
+    empty = alice_page.locator("[data-notifications-empty]")
+    expect(empty).to_be_visible()
+    expect(empty.locator(".ntf-empty")).to_have_text("You have no notifications.")
+    expect(empty.locator(".ntf-empty-hint")).to_contain_text("show up here")
+    expect(alice_page.get_by_role("button", name="Mark all read")).to_be_hidden()
+    expect(alice_page.locator("[data-notifications-badge]")).to_be_hidden()  # no grey "0"
 
 
 def test_screenshot_of_toast_and_open_inbox(alice_page, alice, in_thread, artifacts):
+    in_thread(
+        notifications.error,
+        alice,
+        "The nightly export could not reach storage.",
+        title="Export failed",
+    )
     in_thread(notifications.success, alice, "Payment received.", title="Invoice #42")
     in_thread(notifications.info, alice, "Bob mentioned you in “Q3 plan”.", url="/")
-    in_thread(notifications.warning, alice, "Your export is ready.", title="Export")
-    expect_unread(alice_page, 3)
+    in_thread(notifications.warning, alice, "You have used 92 % of your storage.", title="Storage")
+    expect_unread(alice_page, 4)
     alice_page.locator(BELL).click()
-    expect(alice_page.locator(ITEM)).to_have_count(3)
-    alice_page.locator(ITEM).first.get_by_role("button", name="Mark read").click()
-    expect_unread(alice_page, 2)
+    expect(alice_page.locator(ITEM)).to_have_count(4)
+    alice_page.locator(ITEM).nth(1).get_by_role("button", name="Mark read").click()
+    expect_unread(alice_page, 3)
     # Let the toasts' entry animation finish, then capture.
     alice_page.wait_for_function(
         "document.getAnimations().every((a) => a.playState === 'finished')"
     )
     alice_page.screenshot(path=str(artifacts / "toast-and-inbox.png"))
     assert (artifacts / "toast-and-inbox.png").stat().st_size > 10_000
+    if os.environ.get("NOTIFICATIONS_UPDATE_SCREENSHOTS") == "1":  # make screenshots
+        shutil.copy(artifacts / "toast-and-inbox.png", DOCS / "toast-and-inbox.png")
 
 
 # Every tab agrees ----------------------------------------------------------------
@@ -171,7 +186,10 @@ def test_mark_read_and_delete_in_one_tab_update_the_other(
 
     tab_b.locator(BELL).click()
     item(tab_b, two).get_by_role("button", name="Delete").click()
-    expect(item(tab_a, two)).to_have_count(0, timeout=1000)
+    # The row goes at once; the deletion is sent when its undo window closes.
+    expect(item(tab_b, two)).to_have_count(0, timeout=1000)
+    expect(tab_b.get_by_role("button", name="Undo")).to_be_visible()
+    expect(item(tab_a, two)).to_have_count(0, timeout=UNDO_MS + 1000)
     expect_unread(tab_a, 0, timeout=1000)
     first.close()
     if not shared_browser:
@@ -334,7 +352,7 @@ def test_hostile_text_renders_literally_and_runs_nothing(alice_page, alice, in_t
         assert toast.locator(".ntf-title").evaluate("e => e.textContent") == n.title
         assert toast.locator(".ntf-title").evaluate("e => e.childElementCount") == 0
     injected = "[data-notifications-root] img, [data-notifications-root] script, "
-    injected += "[data-notifications-root] svg:not(.ntf-bell-icon)"
+    injected += "[data-notifications-root] svg:not(.ntf-bell-icon, .ntf-level-icon)"
     assert alice_page.locator(injected).count() == 0
     assert alice_page.evaluate("typeof window.__xss") == "undefined"
 

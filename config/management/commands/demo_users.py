@@ -1,8 +1,10 @@
-"""Create the demo accounts (idempotent) and print them."""
+"""Create the demo accounts (idempotent), give each an example of every level, and print them."""
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
+
+import notifications
 
 ACCOUNTS = [
     # username, password, is_staff/superuser
@@ -11,9 +13,44 @@ ACCOUNTS = [
     ("bob", "bob", False),
 ]
 
+#: One of each level, oldest first, so that a first visit has something to look at.
+EXAMPLES = [
+    ("debug", "Cache warmed", "The search index was rebuilt in 2.1 s.", ""),
+    (
+        "info",
+        "Welcome!",
+        "This is your inbox: new notifications pop up here the moment they are sent.",
+        "",
+    ),
+    (
+        "success",
+        "Invoice #42 paid",
+        "Payment of €120.00 received from ACME Ltd.",
+        "/notifications/",
+    ),
+    (
+        "warning",
+        "Storage almost full",
+        "You have used 92 % of your 10 GB. Delete old exports to free space.",
+        "",
+    ),
+    (
+        "error",
+        "Nightly export failed",
+        "The export could not reach the storage server. It will retry at 02:00.",
+        "",
+    ),
+]
+
 
 class Command(BaseCommand):
-    help = "Create the demo accounts admin/admin, alice/alice and bob/bob."
+    help = (
+        "Create the demo accounts admin/admin, alice/alice and bob/bob, and give alice and bob "
+        "one example notification of each level (only if they have none)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-examples", action="store_true", help="Create the accounts only.")
 
     def handle(self, *args, **options):
         User = get_user_model()
@@ -26,6 +63,11 @@ class Command(BaseCommand):
                 user.save()
             if not staff:
                 user.groups.add(team)
+                if not options["no_examples"] and not user.notifications.exists():
+                    for level, title, message, url in EXAMPLES:
+                        notifications.send(
+                            user, message, title=title, level=level, url=url, category="demo"
+                        )
         self.stdout.write("Demo accounts (username / password):")
         for username, password, staff in ACCOUNTS:
             role = "superuser, opens /admin/" if staff else "member of 'demo team'"
