@@ -149,3 +149,211 @@ async def test_flood_is_closed_4429_through_daphne(daphne, alice):
             while True:
                 await next_frame(ws)
     assert excinfo.value.rcvd.code == 4429
+
+
+# The delivery engine across processes ----------------------------------------------
+
+
+def limited_daphne(redis_url, **limits):
+    """A Daphne subprocess whose NOTIFICATIONS limits are ``limits`` (tests/daphne_settings.py)."""
+    from tests.conftest import DaphneServer, database_url_for_children
+
+    return DaphneServer(
+        database_url_for_children(),
+        redis_url,
+        "tests.daphne_settings",
+        extra_env={"TEST_NOTIFICATIONS": json.dumps(limits)},
+    )
+
+
+async def test_idle_socket_closed_at_once_when_the_password_changes_elsewhere(daphne, alice):
+    """Issue 14.2 / AUTH-07: no frame from the client, no timer: the user's save closes it."""
+    async with await open_socket(daphne, alice) as ws:
+        await next_frame(ws)
+
+        @sync_to_async
+        def change_password():
+            alice.set_password("changed elsewhere")
+            alice.save()
+
+        started = asyncio.get_running_loop().time()
+        await change_password()
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            await next_frame(ws, wait=5)
+        assert closed.value.rcvd.code == 4401
+        assert asyncio.get_running_loop().time() - started < 3
+
+
+async def test_burst_in_one_transaction_reaches_the_socket_as_frames_then_one_resync(
+    alice, redis_layer, transactional_db
+):
+    """Issue 14.6: 10 000 in one transaction, one socket: nothing silently lost, memory bounded.
+
+    The socket gets frames up to its unacknowledged window (MAX_UNACKED_BYTES),
+    in cursor order, then one resync frame; everything is in the database for
+    the recovery the resync asks for.
+    """
+    from notifications.models import Notification
+
+    server = await sync_to_async(limited_daphne)(redis_layer, MAX_UNACKED_BYTES=64 * 1024)
+    try:
+        async with await open_socket(server, alice) as ws:
+            await next_frame(ws)
+
+            @sync_to_async
+            def burst():
+                with transaction.atomic():
+                    Notification.objects.bulk_create(
+                        Notification(recipient=alice, message=f"burst {i}") for i in range(10_000)
+                    )
+
+            await burst()
+            frames = []
+            while True:
+                frame = await next_frame(ws, wait=15)
+                frames.append(frame)
+                if frame["type"] == "resync":
+                    break
+            cursors = [f["notification"]["cursor"] for f in frames[:-1]]
+            assert cursors == list(range(1, len(cursors) + 1))
+            assert 50 < len(cursors) < 10_000
+            assert sum(len(json.dumps(f)) for f in frames) < 80 * 1024
+            # The recovery: everything after the last pushed cursor is there.
+            await ws.send(json.dumps({"action": "ack", "frames": 1 + len(frames)}))
+            await ws.send(json.dumps({"action": "sync", "after": cursors[-1]}))
+            while (page := await next_frame(ws))["type"] != "sync":
+                # Once acknowledged, pushes resume (later chunks of the same
+                # burst), again up to the window and another resync.
+                assert page["type"] == "resync" or page["notification"]["cursor"] > cursors[-1]
+            assert page["complete"] is False
+            assert page["notifications"][0]["cursor"] == cursors[-1] + 1
+            assert page["cursor"] == 10_000
+        assert "fell behind" in server.output()
+    finally:
+        await sync_to_async(server.stop)()
+
+
+async def test_reader_that_never_reads_is_closed_4408(alice, redis_layer, transactional_db):
+    """Issue 14.6 / LOAD-03: a client that keeps sending but never reads nor acks is cut."""
+    server = await sync_to_async(limited_daphne)(
+        redis_layer, MAX_UNACKED_BYTES=16 * 1024, ACK_TIMEOUT_SECONDS=1
+    )
+    try:
+        cookie = await sync_to_async(session_cookie)(alice)
+        ws = await websockets.connect(
+            server.ws_url,
+            additional_headers={"Cookie": cookie, "Origin": server.url},
+            max_queue=None,
+        )
+        await next_frame(ws)
+        for i in range(200):
+            await sync_to_async(notifications.send)(alice, f"unread {i}")
+        # It keeps pinging (so Daphne's own ping timeout never fires), never acks,
+        # and looks at nothing it received until the server gives up on it.
+        with pytest.raises(websockets.exceptions.ConnectionClosed):
+            for _ in range(50):
+                await ws.send(json.dumps({"action": "ping"}))
+                await asyncio.sleep(0.1)
+        received = []
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            while True:
+                received.append(await next_frame(ws, wait=10))
+        assert closed.value.rcvd.code == 4408
+        pushes = [f for f in received if f["type"] != "pong"]
+        assert pushes[-1]["type"] == "resync"
+        assert len(pushes) < 200
+        assert "did not acknowledge a resync" in server.output()
+    finally:
+        await sync_to_async(server.stop)()
+
+
+async def test_embedded_default_delivers_a_send_from_another_process(alice, transactional_db):
+    """Issue 8: no REDIS_URL: the server finds a send made by another process in the database."""
+    from tests.conftest import DaphneServer, database_url_for_children
+
+    server = await sync_to_async(DaphneServer)(
+        database_url_for_children(), "", extra_env={"REDIS_URL": ""}
+    )
+    try:
+        async with await open_socket(server, alice) as ws:
+            await next_frame(ws)
+            started = asyncio.get_running_loop().time()
+            [n] = await sync_to_async(notifications.send)(alice, "from the shell")
+            frame = await next_frame(ws, wait=10)
+            elapsed = asyncio.get_running_loop().time() - started
+            assert frame["notification"]["id"] == n.pk
+            assert elapsed < 3, f"took {elapsed:.1f} s (LOCAL_POLL_SECONDS is 1)"
+    finally:
+        await sync_to_async(server.stop)()
+
+
+async def test_two_daphne_workers_behind_one_port_each_socket_gets_each_frame_once_in_order(
+    alice, make_user, redis_layer, transactional_db
+):
+    """Several processes: manage.py daphne_workers -w 2; a send reaches sockets of both."""
+    import os
+    import subprocess
+    import sys
+
+    import redis as redis_py
+
+    from notifications import delivery
+    from tests.conftest import ROOT, database_url_for_children, free_port, terminate, wait_for_port
+
+    users = [await sync_to_async(make_user)() for _ in range(12)]
+    port = free_port()
+    log = open(ROOT / f".daphne-{port}.log", "w+b")  # noqa: SIM115, ASYNC230
+    process = subprocess.Popen(  # noqa: ASYNC220
+        [sys.executable, "manage.py", "daphne_workers", "-w", "2", "-p", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url_for_children(), "REDIS_URL": redis_layer},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+    def output():
+        log.seek(0)
+        return log.read().decode(errors="replace")
+
+    try:
+        await asyncio.to_thread(wait_for_port, process, port, 30, output)
+
+        class Server:
+            url = f"http://127.0.0.1:{port}"
+            ws_url = f"ws://127.0.0.1:{port}/ws/notifications/"
+
+        sockets = {}
+        for user in [alice, alice, alice, *users]:
+            ws = await open_socket(Server, user)
+            await next_frame(ws)
+            sockets.setdefault(user.pk, []).append(ws)
+        # Both workers serve some of them (the kernel spreads connections).
+        prefix = os.environ["CHANNEL_LAYER_PREFIX"]
+        client = redis_py.Redis.from_url(redis_layer)
+        ours = {delivery.user_key(u.pk) for u in [alice, *users]}
+        serving = []  # Earlier tests' servers may still be listed until their entries expire.
+        for instance in client.zrange(f"{prefix}:notifications:instances", 0, -1):
+            members = client.smembers(f"{prefix}:notifications:presence:{instance.decode()}")
+            if {m.decode() for m in members} & ours:
+                serving.append(instance)
+        assert len(serving) == 2, output()
+
+        for i in range(5):
+            await sync_to_async(notifications.send)(alice, f"in order {i}")
+        everyone = type(alice).objects.filter(pk__in=[u.pk for u in users])
+        await sync_to_async(notifications.send)(everyone, "to both workers")
+        for ws in sockets[alice.pk]:
+            got = [(await next_frame(ws))["notification"]["message"] for _ in range(5)]
+            assert got == [f"in order {i}" for i in range(5)]
+        for user in users:
+            [ws] = sockets[user.pk]
+            assert (await next_frame(ws))["notification"]["message"] == "to both workers"
+        # Exactly once: nothing more arrives anywhere.
+        for wss in sockets.values():
+            for ws in wss:
+                with pytest.raises(TimeoutError):
+                    await next_frame(ws, wait=0.3)
+                await ws.close()
+    finally:
+        await asyncio.to_thread(terminate, process)
+        log.close()
