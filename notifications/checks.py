@@ -6,19 +6,24 @@ Every message names the setting and the fix. Silence one you have dealt with
 in your own way with ``SILENCED_SYSTEM_CHECKS = ["notifications.W002"]``.
 
 ========================  ==================================================
-``notifications.E001``    no channel layer under the alias the app pushes on
+``notifications.E001``    ``TRANSPORT`` "channel_layer" without that channel layer
 ``notifications.E002``    ``CSRF_TRUSTED_ORIGINS`` entry trusting every host
 ``notifications.E003``    socket route not behind an origin validator
 ``notifications.E004``    socket route not behind session auth
 ``notifications.E005``    daphne older than 4.2.2 (CVE-2026-44545/44546)
 ``notifications.E006``    ``ASGI_APPLICATION`` cannot be imported
 ``notifications.E007``    invalid ``NOTIFICATIONS`` setting
-``notifications.W001``    in-memory channel layer with ``DEBUG = False``
+``notifications.E008``    ``TRANSPORT`` "redis" without a Redis address
+``notifications.E009``    the transport's Redis is unreachable (``--deploy``)
+``notifications.W001``    the one-process "local" transport with ``DEBUG = False``
+``notifications.W007``    PostgreSQL without a pool or ``CONN_MAX_AGE``
+``notifications.I001``    a channel layer that is not plain channels-redis (slower path)
 ``notifications.W002``    ``"*"`` in ``ALLOWED_HOSTS`` (``--deploy``)
 ``notifications.W003``    channels-redis + redis-py 8 without safe host options
 ``notifications.W004``    ``runserver`` does not serve websockets (``DEBUG``)
 ``notifications.W005``    no websocket route to ``NotificationConsumer``
 ``notifications.W006``    channels-redis ``group_expiry`` ≤ ``GROUP_REFRESH_SECONDS``
+                          (the "channel_layer" transport)
 ========================  ==================================================
 """
 
@@ -30,7 +35,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Info, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from . import conf
@@ -57,35 +62,131 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
 
 
 @register(TAG)
-def check_channel_layer(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Check that the push layer exists and can cross processes in production."""
+def check_transport(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Check that the push transport can be built and crosses processes in production."""
+    # Imported here: delivery reads settings as it chooses.
+    from . import delivery
+
     alias = _layer_alias()
     layers = getattr(settings, "CHANNEL_LAYERS", None) or {}
     layer = layers.get(alias) if isinstance(layers, dict) else None
-    if not isinstance(layer, dict) or not layer.get("BACKEND"):
+    choice = _setting("TRANSPORT")
+    if choice == "channel_layer" and (not isinstance(layer, dict) or not layer.get("BACKEND")):
         return [
             Error(
-                f"settings.CHANNEL_LAYERS has no {alias!r} layer with a BACKEND: "
-                "notifications are saved but never pushed, and sockets are refused.",
-                hint=(
-                    'For one process (development): CHANNEL_LAYERS = {"default": {"BACKEND": '
-                    f'"{IN_MEMORY_LAYER}"}}. For several processes use '
-                    '"channels_redis.core.RedisChannelLayer" (see the README, "Deploy").'
-                ),
+                f'NOTIFICATIONS["TRANSPORT"] is "channel_layer" but settings.CHANNEL_LAYERS has '
+                f"no {alias!r} layer with a BACKEND: notifications are saved but never pushed.",
+                hint='Configure that layer, or leave TRANSPORT at "auto" (Redis when '
+                "REDIS_URL or a channels-redis layer is set, else this process only).",
                 id="notifications.E001",
             )
         ]
-    if layer["BACKEND"] == IN_MEMORY_LAYER and not settings.DEBUG:
+    try:
+        transport = delivery._make_transport(choice, alias, layer)
+    except ImproperlyConfigured as exc:
         return [
+            Error(
+                str(exc),
+                hint='Set NOTIFICATIONS["REDIS_URL"] or a channels-redis layer.',
+                id="notifications.E008",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    if transport.name == "local" and not settings.DEBUG:
+        messages.append(
             Warning(
-                f"CHANNEL_LAYERS[{alias!r}] is InMemoryChannelLayer while DEBUG is False: "
-                "a notification sent from another process (a second worker, a shell, a "
-                "task queue) never reaches the sockets.",
-                hint='Use "channels_redis.core.RedisChannelLayer" in production.',
+                "Notifications are pushed by the 'local' transport (no Redis) while DEBUG is "
+                "False: only the process that serves a socket pushes to it directly; sends "
+                "from other processes (the shell, a task queue) reach it only through the "
+                "database poller, and several server processes cannot share it.",
+                hint="Set REDIS_URL (the demo) or a channels-redis CHANNEL_LAYERS entry: the "
+                "'redis' transport then carries pushes between processes.",
                 id="notifications.W001",
+            )
+        )
+    if transport.name == "channel_layer" and choice == "auto":
+        messages.append(
+            Info(
+                f"CHANNEL_LAYERS[{alias!r}] ({layer.get('BACKEND')}) is not a plain "
+                "channels-redis layer, so notifications travel as one group_send per batch "
+                "over it: correct, slower than the 'redis' transport, and without presence "
+                "(every recipient's frame is built, online or not).",
+                hint='For the fast path set NOTIFICATIONS["REDIS_URL"] (pub/sub on that Redis).',
+                id="notifications.I001",
+            )
+        )
+    return messages
+
+
+@register(TAG, deploy=True)
+def check_redis_reachable(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """RED-09: a wrong Redis address or password is a clear error, not per-socket 500s."""
+    from . import delivery
+
+    try:
+        transport = delivery.get_transport()
+    except ImproperlyConfigured:
+        return []  # E008 reports it.
+    if transport.name != "redis":
+        return []
+    try:
+        import redis
+
+        redis.Redis.from_url(
+            transport.url, **{**transport.options, "socket_connect_timeout": 2, "socket_timeout": 2}
+        ).ping()
+    except Exception as exc:
+        return [
+            Error(
+                f"Cannot reach the notifications Redis at {_redacted(transport.url)}: "
+                f"{type(exc).__name__}: {exc}. Sockets would be refused with 4503 and nothing "
+                "would be pushed.",
+                hint="Check REDIS_URL (host, port, password) and that Redis runs.",
+                id="notifications.E009",
             )
         ]
     return []
+
+
+def _transport_name() -> str | None:
+    from . import delivery
+
+    try:
+        return delivery.get_transport().name
+    except ImproperlyConfigured:
+        return None
+
+
+def _redacted(url: str) -> str:
+    return re.sub(r"//[^@/]*@", "//***@", url)
+
+
+@register(TAG)
+def check_database_connections(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Warn when every socket handshake would open a new PostgreSQL connection."""
+    return database_connection_messages(settings.DATABASES)
+
+
+def database_connection_messages(databases: dict[str, Any]) -> list[CheckMessage]:
+    """Return a W007 for each PostgreSQL database without a pool or persistent connections."""
+    messages: list[CheckMessage] = []
+    for alias, params in databases.items():
+        if "postgresql" not in params.get("ENGINE", ""):
+            continue
+        pooled = bool((params.get("OPTIONS") or {}).get("pool"))
+        if not pooled and not params.get("CONN_MAX_AGE"):
+            messages.append(
+                Warning(
+                    f"DATABASES[{alias!r}] opens a new PostgreSQL connection for each database "
+                    "call of a socket (CONN_MAX_AGE is 0 and there is no pool): about 3 ms and "
+                    "a server process per handshake, which a reconnect storm multiplies.",
+                    hint='Add "OPTIONS": {"pool": True} (Django 5.1+, pip install '
+                    '"psycopg[pool]"); notifications\' worker threads then borrow pooled '
+                    "connections.",
+                    id="notifications.W007",
+                )
+            )
+    return messages
 
 
 @register(TAG)
@@ -122,12 +223,15 @@ def check_redis_layers(app_configs: Any = None, **kwargs: Any) -> list[CheckMess
                 )
         refresh = _setting("GROUP_REFRESH_SECONDS")
         expiry = config.get("group_expiry", 86400)
-        if "pubsub" not in layer["BACKEND"] and expiry <= refresh:
+        carries_pushes = alias == _layer_alias() and _transport_name() == "channel_layer"
+        if carries_pushes and "pubsub" not in layer["BACKEND"] and expiry <= refresh:
             messages.append(
                 Warning(
                     f"CHANNEL_LAYERS[{alias!r}]['CONFIG']['group_expiry'] is {expiry} s, not "
-                    f"more than NOTIFICATIONS['GROUP_REFRESH_SECONDS'] ({refresh} s): a socket "
-                    "open longer than group_expiry silently stops receiving pushes.",
+                    f"more than NOTIFICATIONS['GROUP_REFRESH_SECONDS'] ({refresh} s): a server "
+                    "process running longer than group_expiry silently stops receiving pushes "
+                    "(the 'channel_layer' transport re-joins its group every "
+                    "GROUP_REFRESH_SECONDS).",
                     hint="Raise group_expiry or lower GROUP_REFRESH_SECONDS below it.",
                     id="notifications.W006",
                 )

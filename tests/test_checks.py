@@ -31,37 +31,80 @@ def test_demo_settings_pass_every_check(settings):
 
 
 def test_checks_run_with_manage_py_check(settings):
+    settings.NOTIFICATIONS = {"TRANSPORT": "channel_layer"}
     settings.CHANNEL_LAYERS = {}
     assert "notifications.E001" in ids(run_checks())
 
 
 @pytest.mark.parametrize("layers", [{}, None, {"other": {"BACKEND": checks.IN_MEMORY_LAYER}}])
-def test_missing_channel_layer_is_an_error(settings, layers):
+def test_channel_layer_transport_without_its_layer_is_an_error(settings, layers):
     settings.CHANNEL_LAYERS = layers
-    [message] = checks.check_channel_layer()
+    settings.NOTIFICATIONS = {"TRANSPORT": "channel_layer"}
+    [message] = checks.check_transport()
     assert message.id == "notifications.E001"
-    assert "CHANNEL_LAYERS has no 'default' layer" in message.msg
-    assert "RedisChannelLayer" in message.hint
+    assert "has no 'default' layer" in message.msg
 
 
 def test_missing_layer_names_the_configured_alias(settings):
-    settings.NOTIFICATIONS = {"CHANNEL_LAYER": "push"}
-    [message] = checks.check_channel_layer()
+    settings.NOTIFICATIONS = {"CHANNEL_LAYER": "push", "TRANSPORT": "channel_layer"}
+    [message] = checks.check_transport()
     assert "'push'" in message.msg
 
 
-def test_in_memory_layer_without_debug_is_a_warning(settings):
+@pytest.mark.parametrize("layers", [{}, None, {"default": {"BACKEND": checks.IN_MEMORY_LAYER}}])
+def test_no_layer_at_all_is_the_local_transport_fine_in_development(settings, layers):
+    settings.DEBUG = True
+    settings.CHANNEL_LAYERS = layers
+    assert checks.check_transport() == []
+
+
+def test_local_transport_without_debug_is_a_warning(settings):
     settings.DEBUG = False
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": checks.IN_MEMORY_LAYER}}
-    [message] = checks.check_channel_layer()
+    [message] = checks.check_transport()
     assert message.id == "notifications.W001"
-    assert "DEBUG is False" in message.msg
+    assert "DEBUG is False" in message.msg and "REDIS_URL" in message.hint
 
 
-def test_in_memory_layer_with_debug_is_fine(settings):
-    settings.DEBUG = True
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": checks.IN_MEMORY_LAYER}}
-    assert checks.check_channel_layer() == []
+def test_redis_transport_without_an_address_is_an_error(settings):
+    settings.CHANNEL_LAYERS = {}
+    settings.NOTIFICATIONS = {"TRANSPORT": "redis"}
+    [message] = checks.check_transport()
+    assert message.id == "notifications.E008"
+    assert "REDIS_URL" in message.msg
+
+
+def test_a_layer_that_is_not_plain_channels_redis_is_the_slower_path(settings):
+    layers = redis_channel_layers("redis://127.0.0.1:6379/0")
+    layers["default"]["CONFIG"]["symmetric_encryption_keys"] = ["secret"]
+    settings.CHANNEL_LAYERS = layers
+    [message] = checks.check_transport()
+    assert message.id == "notifications.I001"
+    assert "REDIS_URL" in message.hint
+
+
+def test_unreachable_redis_is_a_deploy_error(settings):
+    from tests.conftest import free_port
+
+    settings.CHANNEL_LAYERS = redis_channel_layers(f"redis://:hunter2@127.0.0.1:{free_port()}/0")
+    [message] = checks.check_redis_reachable()
+    assert message.id == "notifications.E009"
+    assert "hunter2" not in message.msg and "***" in message.msg
+
+
+def test_reachable_redis_passes_the_deploy_check(settings, redis_layer):
+    assert checks.check_redis_reachable() == []
+
+
+def test_postgresql_without_pool_or_persistent_connections_is_a_warning():
+    engine = "django.db.backends.postgresql"
+    plain = {"default": {"ENGINE": engine, "NAME": "x", "CONN_MAX_AGE": 0}}
+    [message] = checks.database_connection_messages(plain)
+    assert message.id == "notifications.W007"
+    pooled = {"default": {"ENGINE": engine, "NAME": "x", "OPTIONS": {"pool": True}}}
+    persistent = {"default": {"ENGINE": engine, "NAME": "x", "CONN_MAX_AGE": 60}}
+    assert checks.database_connection_messages(pooled) == []
+    assert checks.database_connection_messages(persistent) == []
 
 
 @pytest.fixture
@@ -102,7 +145,7 @@ def test_group_expiry_below_refresh_is_a_warning(settings):
     layers = redis_channel_layers("redis://127.0.0.1:6379/0")
     layers["default"]["CONFIG"]["group_expiry"] = 600
     settings.CHANNEL_LAYERS = layers
-    settings.NOTIFICATIONS = {"GROUP_REFRESH_SECONDS": 900}
+    settings.NOTIFICATIONS = {"GROUP_REFRESH_SECONDS": 900, "TRANSPORT": "channel_layer"}
     [message] = checks.check_redis_layers()
     assert message.id == "notifications.W006"
     assert "600" in message.msg and "900" in message.msg
