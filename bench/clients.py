@@ -114,6 +114,53 @@ class Load:
             "handshake_p99_ms": 1000 * times[int(len(times) * 0.99) - 1] if times else None,
         }
 
+    async def storm(self, url, origin, cookies, timeout=60.0, seed=1):
+        """Reconnect every socket the way the browser client does after a deploy.
+
+        Waits for each open socket to be closed by the server going away, then
+        retries with the client's backoff (client/backoff.js, nextDelay):
+        250 + random * (min(30000, 3000 * 2 ** attempt) - 250) ms. Returns when
+        all are back (state frame received) or at ``timeout``.
+        """
+        import random
+
+        rng = random.Random(seed)
+        old = self.sockets
+        self.sockets = []
+        await asyncio.gather(*(s.task for s in old if s.task), return_exceptions=True)
+        down_at = time.monotonic()
+        attempts = 0
+        failures = 0
+        back: list[float] = []
+
+        async def one(cookie):
+            nonlocal attempts, failures
+            attempt = 0
+            while time.monotonic() - down_at < timeout:
+                await asyncio.sleep(
+                    (250 + rng.random() * (min(30000, 3000 * 2**attempt) - 250)) / 1000
+                )
+                attempts += 1
+                try:
+                    await self.open_one(url, origin, cookie, timeout=10)
+                except Exception:
+                    failures += 1
+                    attempt += 1
+                    continue
+                back.append(time.monotonic() - down_at)
+                return
+
+        await asyncio.gather(*(one(c) for c in cookies))
+        back.sort()
+        return {
+            "sockets": len(cookies),
+            "reconnected": len(back),
+            "attempts": attempts,
+            "failed_attempts": failures,
+            "all_back_s": back[-1] if len(back) == len(cookies) else None,
+            "p50_back_s": back[len(back) // 2] if back else None,
+        }
+
     def reset(self):
         for sock in self.sockets:
             sock.pushes = 0
@@ -189,6 +236,8 @@ async def main() -> None:
             result = await load.collect(**command)
         elif op == "latencies":
             result = load.latency_stats()
+        elif op == "storm":
+            result = await load.storm(**command)
         elif op == "close":
             result = await load.close()
         else:

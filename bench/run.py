@@ -86,9 +86,9 @@ def pct(values: list[float], q: float) -> float:
 class Server:
     """One benchmarked server process (or several behind one port)."""
 
-    def __init__(self, kind: str, workers: int = 1) -> None:
+    def __init__(self, kind: str, workers: int = 1, port: int | None = None) -> None:
         self.kind = kind
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"ws://127.0.0.1:{self.port}/ws/notifications/"
         self.origin = f"http://127.0.0.1:{self.port}"
         env = {
@@ -332,8 +332,12 @@ def scenario_connect_and_fanout(kind: str, users, cookies, n: int, rounds: int) 
     server = Server(kind)
     clients = Clients()
     try:
+        # The first socket pays one-time costs (the hub, imports, a database
+        # connection): measure the marginal socket, the same way for every server.
+        open_all(clients, server, cookies[:1])
+        time.sleep(0.5)
         before = server.stats(reset=True)
-        opened = open_all(clients, server, cookies[:n])
+        opened = open_all(clients, server, cookies[1:n])
         time.sleep(1)
         after = server.stats(reset=True)
         result = {
@@ -369,6 +373,62 @@ def scenario_connect_and_fanout(kind: str, users, cookies, n: int, rounds: int) 
     finally:
         clients.call("close")
         clients.stop()
+        server.stop()
+
+
+def scenario_storm(kind: str, users, cookies, n: int) -> dict:
+    """n sockets open, the server restarts (a deploy): every client reconnects with its backoff.
+
+    Meanwhile another user opens a socket every 0.5 s (does the storm lock them out?).
+    """
+    server = Server(kind)
+    clients = Clients()
+    probe = Clients()
+    try:
+        open_all(clients, server, cookies[:n])
+        port = server.port
+        server.process.send_signal(signal.SIGTERM)
+        terminate(server.process)
+        restarted = Server(kind, port=port)
+        import threading
+
+        probes: list[dict] = []
+        stop = threading.Event()
+
+        def probe_loop():
+            while not stop.is_set():
+                probes.append(
+                    probe.call(
+                        "open",
+                        url=restarted.url,
+                        origin=restarted.origin,
+                        cookies=[cookies[-1]],
+                        in_flight=1,
+                        timeout=5,
+                    )
+                )
+                probe.call("close")
+                stop.wait(0.5)
+
+        thread = threading.Thread(target=probe_loop)
+        thread.start()
+        try:
+            result = clients.call(
+                "storm", url=restarted.url, origin=restarted.origin, cookies=cookies[:n], timeout=60
+            )
+        finally:
+            stop.set()
+            thread.join()
+        result["other_user_handshakes"] = len(probes)
+        result["other_user_failed"] = sum(p["failed"] for p in probes)
+        ok = [p["handshake_p50_ms"] for p in probes if p["opened"]]
+        result["other_user_handshake_max_ms"] = max(ok) if ok else None
+        restarted.stop()
+        return result
+    finally:
+        clients.call("close")
+        clients.stop()
+        probe.stop()
         server.stop()
 
 
@@ -531,13 +591,14 @@ def main() -> None:
     rounds = args.rounds or (3 if quick else 5)
     only = set(filter(None, args.only.split(","))) or {
         "fanout",
+        "storm",
         "paced",
         "send",
         "two",
         "admin",
     }
     admin_users = 2000 if quick else 10_000
-    total = max(max(sizes), admin_users if "admin" in only else 0, 2000)
+    total = max(max(sizes), admin_users if "admin" in only else 0, 5001)
 
     old = setup_databases(verbosity=0, interactive=False, keepdb=False)
     results: dict = {
@@ -556,6 +617,13 @@ def main() -> None:
                     r = scenario_connect_and_fanout(kind, users, cookies, n, rounds)
                     results["fanout"].setdefault(str(n), {})[kind] = r
                     report_fanout(kind, r)
+        if "storm" in only:
+            results["storm"] = {}
+            n = 2000 if quick else 5000
+            for kind in kinds:
+                r = scenario_storm(kind, users, cookies, n)
+                results["storm"][kind] = r
+                print(f"  storm {kind:9}: {r}", flush=True)
         if "paced" in only:
             results["paced"] = {}
             for n in [s for s in sizes if s >= 2000] or [max(sizes)]:

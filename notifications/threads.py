@@ -3,30 +3,72 @@
 Not asgiref's single thread-sensitive thread, where every socket of the
 process would queue behind every other one (a reconnect storm then times
 out handshakes), and not the event loop's default executor, which others
-share: a fixed pool of ``THREADS`` threads, each with its own database
-connection (borrowed from Django's connection pool on PostgreSQL, or kept
-for ``CONN_MAX_AGE``), closed or returned around each call by Channels'
-``DatabaseSyncToAsync``.
+share: a fixed pool of ``THREADS`` threads.
+
+Each thread keeps its database connection between calls, whatever
+``CONN_MAX_AGE`` says: checking a connection out and setting it up again
+(Django's ``connect()``: time zone, role, autocommit) cost more than the
+queries of a handshake. A connection that broke is replaced on the next
+call, and one left inside a transaction is closed, as Django's own
+``close_old_connections`` would; with a pool (``"OPTIONS": {"pool": True}``)
+the threads hold ``THREADS`` of its connections.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from channels.db import DatabaseSyncToAsync
+from asgiref.sync import SyncToAsync
 
 #: Database calls of sockets that may run at once in one server process.
-THREADS = 8
+THREADS = 4
 
 _executor = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="notifications-db")
 
 
-def database_call(func: Callable[..., Any]) -> DatabaseSyncToAsync:
+def database_call(func: Callable[..., Any]) -> SyncToAsync:
     """Wrap sync ``func`` into an awaitable that runs on the notifications worker threads."""
-    return DatabaseSyncToAsync(func, thread_sensitive=False, executor=_executor)
+
+    @functools.wraps(func)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        _heal()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _tidy()
+
+    return SyncToAsync(call, thread_sensitive=False, executor=_executor)
+
+
+def _heal() -> None:
+    """Replace a connection that failed since its last use (Django's health check)."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and connection.errors_occurred:
+            if connection.is_usable():
+                connection.errors_occurred = False
+            else:
+                connection.close()
+
+
+def _tidy() -> None:
+    """Close a connection that a call left in a transaction or a broken state."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is None:
+            continue
+        if (
+            connection.in_atomic_block
+            or connection.needs_rollback
+            or not connection.get_autocommit()
+        ):
+            connection.close()
 
 
 def close_connections(timeout: float = 10) -> None:
