@@ -3,7 +3,7 @@
 Not asgiref's single thread-sensitive thread, where every socket of the
 process would queue behind every other one (a reconnect storm then times
 out handshakes), and not the event loop's default executor, which others
-share: a fixed pool of ``THREADS`` threads.
+share: small fixed pools (``THREADS``).
 
 Each thread keeps its database connection between calls, whatever
 ``CONN_MAX_AGE`` says: checking a connection out and setting it up again
@@ -24,13 +24,18 @@ from typing import Any
 
 from asgiref.sync import SyncToAsync
 
-#: Database calls of sockets that may run at once in one server process.
-THREADS = 4
+#: Threads per stage: handshakes (session and user) apart from what open sockets
+#: ask (state, ping, sync, revalidation), so that in a reconnect storm a socket
+#: that got past its handshake is not queued behind every handshake after it.
+THREADS = {"handshake": 2, "socket": 2}
 
-_executor = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="notifications-db")
+_executors = {
+    stage: ThreadPoolExecutor(max_workers=count, thread_name_prefix=f"notifications-db-{stage}")
+    for stage, count in THREADS.items()
+}
 
 
-def database_call(func: Callable[..., Any]) -> SyncToAsync:
+def database_call(func: Callable[..., Any], *, stage: str = "socket") -> SyncToAsync:
     """Wrap sync ``func`` into an awaitable that runs on the notifications worker threads."""
 
     @functools.wraps(func)
@@ -41,7 +46,7 @@ def database_call(func: Callable[..., Any]) -> SyncToAsync:
         finally:
             _tidy()
 
-    return SyncToAsync(call, thread_sensitive=False, executor=_executor)
+    return SyncToAsync(call, thread_sensitive=False, executor=_executors[stage])
 
 
 def _heal() -> None:
@@ -75,11 +80,12 @@ def close_connections(timeout: float = 10) -> None:
     """Close the database connections of every worker thread (test teardown)."""
     from django.db import connections
 
-    barrier = threading.Barrier(THREADS, timeout=timeout)
+    for stage, count in THREADS.items():
+        barrier = threading.Barrier(count, timeout=timeout)
 
-    def close() -> None:
-        barrier.wait()  # One call per thread: each waits until all have one.
-        connections.close_all()
+        def close(barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()  # One call per thread: each waits until all have one.
+            connections.close_all()
 
-    for future in [_executor.submit(close) for _ in range(THREADS)]:
-        future.result(timeout=timeout)
+        for future in [_executors[stage].submit(close) for _ in range(count)]:
+            future.result(timeout=timeout)

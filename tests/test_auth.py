@@ -143,3 +143,59 @@ async def test_logout_over_http_closes_that_sessions_sockets_only(alice):
         # Another browser of the same user stays connected.
         await other.send_json_to({"action": "ping"})
         assert (await other.receive_json_from(timeout=5))["type"] == "pong"
+
+
+# The handshake's fast lookups -----------------------------------------------------
+
+
+async def test_fast_user_lookup_is_what_model_backend_returns(alice):
+    from django.contrib.auth.backends import ModelBackend
+
+    from notifications.auth import _fast
+
+    @sync_to_async
+    def compare():
+        type(alice).objects.filter(pk=alice.pk).update(
+            first_name="Alice", last_login=alice.date_joined
+        )
+        backend = ModelBackend()
+        assert _fast.plain_user(backend)
+        fast, slow = _fast.user(backend, alice.pk), backend.get_user(alice.pk)
+        fields = [f.attname for f in type(alice)._meta.concrete_fields]
+        assert [getattr(fast, f) for f in fields] == [getattr(slow, f) for f in fields]
+        assert fast._state.adding is False
+        type(alice).objects.filter(pk=alice.pk).update(is_active=False)
+        assert _fast.user(backend, alice.pk) is None  # user_can_authenticate, as Django's.
+        assert _fast.user(backend, 10**9) is None
+
+    await compare()
+
+
+async def test_expired_session_is_anonymous_on_the_fast_path(alice):
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    cookie = await sync_to_async(session_cookie)(alice)
+    await Session.objects.filter(session_key=cookie.split("=", 1)[1]).aupdate(
+        expire_date=timezone.now()
+    )
+    async with connected(cookie=cookie) as ws:
+        await ws.connect(timeout=5)
+        assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_other_session_engines_and_backends_use_their_own_api(alice, settings):
+    """cached_db (cache first) and a backend of the project's are never bypassed."""
+    from django.contrib.auth.backends import ModelBackend
+
+    from notifications.auth import _fast
+
+    class Project(ModelBackend):
+        def get_user(self, user_id):
+            return None  # e.g. a ban list
+
+    assert not _fast.plain_user(Project())
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    cookie = await sync_to_async(session_cookie)(alice)
+    async with connected(cookie=cookie) as ws:
+        assert (await handshake(ws))["type"] == "state"
