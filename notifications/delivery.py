@@ -520,19 +520,27 @@ class RedisTransport(Transport):
 
     name = "redis"
 
+    # ARGV[2]: presence key prefix; ARGV[3]: the user keys, one per line. The
+    # answer is one character per key, "1" for online: one argument and one
+    # string each way, however many keys (redis-py encodes arguments one by one).
     _ONLINE = """
     local now = tonumber(redis.call('TIME')[1])
     local instances = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), '+inf')
-    local n = #ARGV - 2
+    local keys = {}
+    for key in string.gmatch(ARGV[3], '[^\\n]+') do keys[#keys + 1] = key end
     local found = {}
-    for i = 1, n do found[i] = 0 end
+    for i = 1, #keys do found[i] = '0' end
     for _, instance in ipairs(instances) do
-      local members = redis.call('SMISMEMBER', ARGV[2] .. instance, unpack(ARGV, 3))
-      for i = 1, n do
-        if members[i] == 1 then found[i] = 1 end
+      local set = ARGV[2] .. instance
+      for start = 1, #keys, 4000 do
+        local stop = math.min(start + 3999, #keys)
+        local members = redis.call('SMISMEMBER', set, unpack(keys, start, stop))
+        for i = 1, #members do
+          if members[i] == 1 then found[start + i - 1] = '1' end
+        end
       end
     end
-    return found
+    return table.concat(found)
     """
     _HEARTBEAT = """
     local now = tonumber(redis.call('TIME')[1])
@@ -541,8 +549,6 @@ class RedisTransport(Transport):
     redis.call('EXPIRE', KEYS[2], ARGV[2])
     return redis.call('SCARD', KEYS[2])
     """
-    # Keys per online() script call: Lua's unpack() stops at about 8 000.
-    _ONLINE_CHUNK = 4000
 
     def __init__(self, url: str, options: dict[str, Any], prefix: str) -> None:
         self.url = url
@@ -609,14 +615,10 @@ class RedisTransport(Transport):
             return None
         try:
             self._sync_client()
-            found: set[str] = set()
-            for start in range(0, len(keys), self._ONLINE_CHUNK):
-                chunk = list(keys[start : start + self._ONLINE_CHUNK])
-                flags = self._online(
-                    keys=[self.instances], args=[_PRESENCE_TTL, self.presence_prefix, *chunk]
-                )
-                found.update(key for key, flag in zip(chunk, flags, strict=True) if flag)
-            return found
+            flags = self._online(
+                keys=[self.instances], args=[_PRESENCE_TTL, self.presence_prefix, "\n".join(keys)]
+            )
+            return {key for key, flag in zip(keys, flags.decode(), strict=True) if flag == "1"}
         except Exception as exc:
             # Unknown: the publish that follows will report the outage.
             logger.debug("Presence lookup failed (%s); pushing to every recipient.", exc)

@@ -27,6 +27,17 @@ _PG_CHUNK = 20_000
 _SQLITE_CHUNK = 5_000
 
 
+def pg_array(values: Sequence[Any]) -> Any:
+    """A PostgreSQL array parameter: integers as one ``{1,2,3}`` literal, the rest as a list.
+
+    psycopg adapts a list element by element (a tenth of a second for
+    20 000 ids); the text of an integer array needs no quoting.
+    """
+    if all(type(v) is int for v in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    return list(values)
+
+
 def supported(using: str) -> bool:
     """Return whether ``insert()`` works on the database ``using``."""
     vendor = connections[using].vendor
@@ -88,7 +99,7 @@ def bump_cursors(inbox: Any, counts: dict[Any, int], *, using: str) -> dict[Any,
                     f"ORDER BY u "
                     f"ON CONFLICT ({user_col}) DO UPDATE SET {last} = {table}.{last} + "
                     f"EXCLUDED.{last} RETURNING {user_col}, {last}",
-                    [list(by_db), [counts[pk] for pk in by_db.values()]],
+                    [pg_array(list(by_db)), pg_array([counts[pk] for pk in by_db.values()])],
                 )
             else:
                 cursor.execute(
@@ -161,7 +172,7 @@ class _Plan:
             f"SELECT u, c, {self.placeholders} FROM bumped "
             f"RETURNING {self.pk}, {self.recipient_col}, {self.cursor_col}"
         )
-        return self._run(sql, [list(by_db), *self.params], by_db)
+        return self._run(sql, [pg_array(list(by_db)), *self.params], by_db)
 
     def sqlite(self, user_ids: Sequence[Any]) -> list[tuple[Any, Any, int]]:
         by_db = self._prep_users(sorted(user_ids))

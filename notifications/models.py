@@ -224,21 +224,26 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
         rows.sort(key=lambda row: order[row[1]])
         # Positional values in field order: Model.from_db's fast path.
         names = [f.attname for f in fields]
-        slots = {name: names.index(name) for name in ("id", "recipient_id", "cursor")}
+        slots = [names.index(name) for name in ("id", "recipient_id", "cursor")]
         actor = template.actor if Notification.actor.is_cached(template) else None
-        created = []
-        for pk, recipient_id, cursor in rows:
-            row = [values[name] for name in names]
-            row[slots["id"]], row[slots["recipient_id"]], row[slots["cursor"]] = (
-                pk,
-                recipient_id,
-                cursor,
-            )
-            copy = Notification.from_db(db, names, row)
+
+        def copy(row: tuple[Any, Any, int]) -> Notification:
+            data = [values[name] for name in names]
+            for slot, value in zip(slots, row, strict=True):
+                data[slot] = value
+            notification = Notification.from_db(db, names, data)
             if actor is not None:
-                copy.actor = actor
-            created.append(copy)
-        push.schedule_created(created, using=db, shared=template)
+                notification.actor = actor
+            return notification
+
+        if connections[db].in_atomic_block:
+            created = [copy(row) for row in rows]
+            push.schedule_created(created, using=db, shared=template)
+            return created
+        # Committed already (autocommit): push first, then build what we return.
+        push.copies_created(copy(rows[0]), rows)
+        created = [copy(row) for row in rows]
+        push.signal_created(created)
         return created
 
 
@@ -479,7 +484,7 @@ def unread_counts(user_ids: Iterable[Any], *, using: str | None = None) -> dict[
             by_db = {prep(pk, connection): pk for pk in chunk}
             if postgres:
                 db_type = recipient.target_field.rel_db_type(connection)
-                among, among_params = f"= ANY(%s::{db_type}[])", [list(by_db)]
+                among, among_params = f"= ANY(%s::{db_type}[])", [inserts.pg_array(list(by_db))]
             else:
                 among, among_params = f"IN ({', '.join(['%s'] * len(by_db))})", list(by_db)
             cursor.execute(

@@ -38,12 +38,23 @@ def schedule_created(
 
 
 def _on_created(notifications: list[Notification], shared: Notification | None = None) -> None:
-    created(notifications, shared=shared)
+    if shared is not None and len(notifications) > 1:
+        first = notifications[0]
+        copies_created(first, [(n.pk, n.recipient_id, n.cursor) for n in notifications])
+    else:
+        created(notifications)
+    signal_created(notifications)
+
+
+def signal_created(notifications: Sequence[Notification]) -> None:
+    """Send ``notification_created`` for each notification (after commit)."""
+    if delivery.is_muted():
+        return
     for notification in notifications:
         notification_created.send(sender=type(notification), notification=notification)
 
 
-def created(notifications: Sequence[Notification], *, shared: Notification | None = None) -> int:
+def created(notifications: Sequence[Notification]) -> int:
     """Push a ``notification.created`` frame for each notification whose user is online."""
     keys = {n.recipient_id: delivery.user_key(n.recipient_id) for n in notifications}
     online = delivery.online(list(set(keys.values())))
@@ -52,20 +63,42 @@ def created(notifications: Sequence[Notification], *, shared: Notification | Non
     if not notifications:
         return 0
     counts = unread_counts({n.recipient_id for n in notifications})
-    if shared is not None and len(notifications) > 1:
-        texts = frames.created_copies(
-            notifications[0].as_dict(),
-            [(n.pk, n.cursor, counts.get(n.recipient_id, 0)) for n in notifications],
-        )
-    else:
-        texts = [
-            frames.encode(frames.created(n.as_dict(), counts.get(n.recipient_id, 0)))
-            for n in notifications
-        ]
     return delivery.publish(
         [
-            (keys[n.recipient_id], text, n.cursor)
-            for n, text in zip(notifications, texts, strict=True)
+            (
+                keys[n.recipient_id],
+                frames.encode(frames.created(n.as_dict(), counts.get(n.recipient_id, 0))),
+                n.cursor,
+            )
+            for n in notifications
+        ]
+    )
+
+
+def copies_created(first: Notification, rows: Sequence[tuple[Any, Any, int]]) -> int:
+    """Push ``created`` frames for copies of ``first``: ``(id, recipient id, cursor)`` rows.
+
+    ``send()``'s case: one notification per recipient, all alike but for id,
+    recipient and cursor. Its frame is encoded once for all of them, and no
+    model instance is needed, so a broadcast is pushed before ``send()``
+    builds the thousands it returns.
+    """
+    if delivery.is_muted():
+        return 0
+    keys = {user_id: delivery.user_key(user_id) for _pk, user_id, _cursor in rows}
+    online = delivery.online(list(set(keys.values())))
+    if online is not None:
+        rows = [row for row in rows if keys[row[1]] in online]
+    if not rows:
+        return 0
+    counts = unread_counts({user_id for _pk, user_id, _cursor in rows})
+    texts = frames.created_copies(
+        first.as_dict(), [(pk, cursor, counts.get(user_id, 0)) for pk, user_id, cursor in rows]
+    )
+    return delivery.publish(
+        [
+            (keys[user_id], text, cursor)
+            for (_pk, user_id, cursor), text in zip(rows, texts, strict=True)
         ]
     )
 
