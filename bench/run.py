@@ -132,7 +132,9 @@ class Server:
         else:
             if kind == "stock":
                 env["BENCH_APP"] = "stock"
-            app = "bench.server:stock" if kind == "stock" else "bench.server:application"
+            app = {"stock": "bench.server:stock", "daphne": "bench.server:floor"}.get(
+                kind, "bench.server:application"
+            )
             commands = [
                 [
                     sys.executable,
@@ -350,6 +352,8 @@ def scenario_connect_and_fanout(kind: str, users, cookies, n: int, rounds: int) 
             "kib_per_socket": (after["rss_kib"] - before["rss_kib"]) / max(1, opened["opened"]),
             "gc_max_ms_connect": after["gc_max_ms"],
         }
+        if kind == "daphne":  # The floor takes no pushes: connect figures only.
+            return {**result, "fanout_s": None, "lost": 0, "frames": 0, "gc_max_ms_fanout": 0.0}
         times, lost = [], 0
         for r in range(rounds):
             clients.call("reset")
@@ -430,6 +434,124 @@ def scenario_storm(kind: str, users, cookies, n: int) -> dict:
         clients.stop()
         probe.stop()
         server.stop()
+
+
+def scenario_abuse(users, cookies) -> dict:
+    """Issue 14's attacks against ours: one user's 2 000 sockets, a reader that never reads
+    while 5 000 notifications are pushed to it, a 10 000-frame flood. RSS and log lines."""
+    import asyncio
+
+    import websockets
+
+    server = Server("ours")
+    result: dict = {}
+    try:
+        user, cookie = users[0], cookies[0]
+        headers = {"Cookie": cookie, "Origin": server.origin}
+
+        async def many_sockets():
+            semaphore = asyncio.Semaphore(100)
+            codes: dict[str, int] = {}
+            sockets = []
+
+            async def one():
+                async with semaphore:
+                    try:
+                        ws = await websockets.connect(
+                            server.url, additional_headers=headers, max_queue=None
+                        )
+                        await asyncio.wait_for(ws.recv(), 10)
+                        try:
+                            await asyncio.wait_for(ws.recv(), 0.5)
+                        except TimeoutError:
+                            sockets.append(ws)
+                            codes["open"] = codes.get("open", 0) + 1
+                            return
+                    except websockets.ConnectionClosed as exc:
+                        key = str(exc.rcvd.code if exc.rcvd else 1006)
+                        codes[key] = codes.get(key, 0) + 1
+                    except Exception as exc:
+                        codes[type(exc).__name__] = codes.get(type(exc).__name__, 0) + 1
+
+            await asyncio.gather(*(one() for _ in range(2000)))
+            rss = server.stats()["rss_kib"]
+            await asyncio.gather(*(ws.close() for ws in sockets))
+            return codes, rss
+
+        before = server.stats()["rss_kib"]
+        codes, rss = asyncio.run(many_sockets())
+        result["one_user_2000_sockets"] = {
+            "outcomes": codes,
+            "rss_growth_mib": (rss - before) / 1024,
+        }
+
+        async def slow_reader():
+            ws = await websockets.connect(server.url, additional_headers=headers, max_queue=1)
+            await ws.recv()
+            before = server.stats()["rss_kib"]
+            started = time.monotonic()
+
+            def send_all():
+                try:
+                    for i in range(5000):
+                        notifications.send(user, f"unread {i}")
+                finally:
+                    connections.close_all()  # This thread's, before the database is dropped.
+
+            await asyncio.to_thread(send_all)
+            peak = server.stats()["rss_kib"]
+            # It keeps pinging but never reads (TCP backpressure from its side).
+            closed_at = None
+            for _ in range(600):
+                try:
+                    await ws.send('{"action":"ping"}')
+                except websockets.ConnectionClosed:
+                    closed_at = time.monotonic() - started
+                    break
+                await asyncio.sleep(0.1)
+            after = server.stats()["rss_kib"]
+            return {
+                "pushed": 5000,
+                "rss_growth_mib_peak": (peak - before) / 1024,
+                "rss_growth_mib_after": (after - before) / 1024,
+                "closed_after_s": closed_at,
+                "close_code": ws.close_code,
+            }
+
+        result["slow_reader"] = asyncio.run(slow_reader())
+
+        async def flood():
+            ws = await websockets.connect(server.url, additional_headers=headers, max_queue=None)
+            await ws.recv()
+            before = server.stats()["rss_kib"]
+            try:
+                for _ in range(10_000):
+                    await ws.send('{"action":"ping"}')
+            except websockets.ConnectionClosed:
+                pass
+            try:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 5)
+            except (websockets.ConnectionClosed, TimeoutError):
+                pass
+            await asyncio.sleep(1)
+            return {
+                "close_code": ws.close_code,
+                "rss_growth_mib": (server.stats()["rss_kib"] - before) / 1024,
+            }
+
+        result["flood"] = asyncio.run(flood())
+        result["flood"]["rate_limit_log_lines"] = _full_output(server).count(
+            "exceeding the rate limit"
+        )
+        return result
+    finally:
+        server.stop()
+
+
+def _full_output(server: Server) -> str:
+    server.log.seek(0)
+    return server.log.read().decode(errors="replace")
 
 
 def scenario_paced(kind: str, users, cookies, n: int, rate: int, seconds: float) -> dict:
@@ -591,6 +713,7 @@ def main() -> None:
     rounds = args.rounds or (3 if quick else 5)
     only = set(filter(None, args.only.split(","))) or {
         "fanout",
+        "abuse",
         "storm",
         "paced",
         "send",
@@ -613,10 +736,13 @@ def main() -> None:
         if "fanout" in only:
             results["fanout"] = {}
             for n in sizes:
-                for kind in [*kinds, "stock"]:
+                for kind in [*kinds, "stock", "daphne"]:
                     r = scenario_connect_and_fanout(kind, users, cookies, n, rounds)
                     results["fanout"].setdefault(str(n), {})[kind] = r
                     report_fanout(kind, r)
+        if "abuse" in only:
+            results["abuse"] = scenario_abuse(users, cookies)
+            print(f"  abuse: {results['abuse']}", flush=True)
         if "storm" in only:
             results["storm"] = {}
             n = 2000 if quick else 5000

@@ -3,6 +3,8 @@
 ``bench.server:application``  the product: ``config.asgi:application``
 ``bench.server:stock``        a tutorial Channels consumer: one channels-redis group
                               per user, ``group_send`` per recipient (the stock path)
+``bench.server:floor``        a bare ASGI app under Daphne (accept, one frame): what
+                              Daphne, Twisted and autobahn cost alone
 """
 
 from __future__ import annotations
@@ -39,6 +41,19 @@ def _with_stats(inner):
 
     return app
 
+
+async def _floor(scope, receive, send):
+    """Daphne's own cost: accept, send a state frame, nothing else (no Django, no auth)."""
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.send", "text": '{"type":"state","cursor":0}'})
+        elif message["type"] == "websocket.disconnect":
+            return
+
+
+floor = _with_stats(_floor)
 
 if os.environ.get("BENCH_APP") == "stock":
     from django.core.asgi import get_asgi_application

@@ -78,6 +78,10 @@ class Collector:
         self.open -= 1
         self.closed_since_full += 1
 
+    def refused(self) -> None:
+        """A socket closed at its handshake (4401, 4409, 4503): Daphne's cycles all the same."""
+        self.closed_since_full += 1
+
     def busy(self) -> None:
         """Note a delivery: a full collection waits for a quiet moment."""
         self.last_busy = time.monotonic()

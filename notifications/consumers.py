@@ -44,6 +44,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from . import conf, delivery, frames, push
 from .auth import auser_for_session_key
+from .collector import collector
 from .threads import database_call
 
 logger = logging.getLogger(__name__)
@@ -136,6 +137,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             # Accept then close, so browsers see 4401 and stop retrying.
+            collector.refused()
             await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
@@ -178,6 +180,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
 
     async def _refuse(self, code: int, why: str) -> None:
         logger.info("Refusing a socket of user %s with %d: %s.", self.user_id, code, why)
+        collector.refused()
         await self.accept()
         self._closed = True
         await self.close(code=code)
