@@ -25,7 +25,8 @@ demo: $(VENV)/.installed
 	$(PY) manage.py demo_users
 	@echo "Serving on http://127.0.0.1:8000/ (Ctrl-C to stop)"
 	$(PY) -m daphne -e tcp:port=8000:interface=127.0.0.1:backlog=2048 \
-		--websocket-max-message-size 65536 config.asgi:application
+		--websocket-max-message-size 65536 --ping-interval 30 --ping-timeout 30 \
+		config.asgi:application
 
 test: lint test-sqlite test-postgres test-e2e test-matrix
 

@@ -161,6 +161,28 @@ class Load:
             "p50_back_s": back[len(back) // 2] if back else None,
         }
 
+    def heartbeat(self, every=25.0):
+        """Ping every socket once per ``every`` seconds, spread evenly, as the browser client does."""
+        if getattr(self, "_heartbeat", None) is None:
+
+            async def beat():
+                while True:
+                    sockets = list(self.sockets)
+                    if not sockets:
+                        await asyncio.sleep(1)
+                        continue
+                    gap = every / len(sockets)
+                    for sock in sockets:
+                        if sock.ws.close_code is None:
+                            try:
+                                await sock.ws.send('{"action":"ping"}')
+                            except websockets.ConnectionClosed:
+                                pass
+                        await asyncio.sleep(gap)
+
+            self._heartbeat = asyncio.ensure_future(beat())
+        return {"ok": True}
+
     def reset(self):
         for sock in self.sockets:
             sock.pushes = 0
@@ -236,6 +258,8 @@ async def main() -> None:
             result = await load.collect(**command)
         elif op == "latencies":
             result = load.latency_stats()
+        elif op == "heartbeat":
+            result = load.heartbeat(**command)
         elif op == "storm":
             result = await load.storm(**command)
         elif op == "close":

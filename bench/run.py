@@ -97,7 +97,16 @@ class Server:
             "PYTHONUNBUFFERED": "1",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         }
-        daphne_args = ["--websocket-max-message-size", "65536"]
+        # The README's recommended flags: the browser client's 25 s heartbeat
+        # then keeps Daphne from pinging sockets itself.
+        daphne_args = [
+            "--websocket-max-message-size",
+            "65536",
+            "--ping-interval",
+            "30",
+            "--ping-timeout",
+            "30",
+        ]
         if kind == "reference":
             commands = [
                 [
@@ -560,6 +569,7 @@ def scenario_paced(kind: str, users, cookies, n: int, rate: int, seconds: float)
     clients = Clients()
     try:
         open_all(clients, server, cookies[:n])
+        clients.call("heartbeat", every=25.0)  # Like browser tabs: each pings every 25 s.
         # Warm up: the first sends open connections and prepare statements.
         for i in range(20):
             send_one(kind, users[i % n], i)
