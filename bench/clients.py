@@ -162,7 +162,7 @@ class Load:
         }
 
     def heartbeat(self, every=25.0):
-        """Ping every socket once per ``every`` seconds, spread evenly, as the browser client does."""
+        """Ping each socket once per ``every`` seconds, spread evenly, like the browser client."""
         if getattr(self, "_heartbeat", None) is None:
 
             async def beat():
