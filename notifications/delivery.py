@@ -515,7 +515,40 @@ class LocalTransport(Transport):
                 hub.enqueue("frames", entries)
 
 
-class RedisTransport(Transport):
+class _MessageTransport(Transport):
+    """A transport that carries packed messages (``_pack``) to every hub: Redis or a layer."""
+
+    #: Said in the WARNING when frames are dropped while the backend is known to be down.
+    down = "the transport failed a moment ago"
+
+    def __init__(self) -> None:
+        self.dropped = _Dropped()
+
+    def _send(self, messages: list[bytes]) -> None:
+        """Hand ``messages`` to every hub, in order; raise on failure."""
+        raise NotImplementedError
+
+    def publish(self, entries: Sequence[Entry]) -> int:
+        if not entries:
+            return 0
+        if self.dropped.skipping():
+            self.dropped.add(len(entries), self.down)
+            return 0
+        try:
+            self._send(list(_pack(entries)))
+        except Exception as exc:
+            self.dropped.add(len(entries), exc)
+            return 0
+        return len(entries)
+
+    def control(self, op: str, arg: str) -> None:
+        try:
+            self._send([f"C{op}\t{arg}".encode()])
+        except Exception as exc:
+            self.dropped.add(1, exc)
+
+
+class RedisTransport(_MessageTransport):
     """Redis pub/sub: one subscription per hub, one persistent client per sending process."""
 
     name = "redis"
@@ -550,13 +583,15 @@ class RedisTransport(Transport):
     return redis.call('SCARD', KEYS[2])
     """
 
+    down = "Redis was unreachable a moment ago"
+
     def __init__(self, url: str, options: dict[str, Any], prefix: str) -> None:
+        super().__init__()
         self.url = url
         self.options = options
         self.channel = f"{prefix}:notifications"
         self.instances = f"{prefix}:notifications:instances"
         self.presence_prefix = f"{prefix}:notifications:presence:"
-        self.dropped = _Dropped()
         self._client: Any = None
         self._client_lock = threading.Lock()
 
@@ -583,32 +618,15 @@ class RedisTransport(Transport):
                     self._online = self._client.register_script(self._ONLINE)
         return self._client
 
-    def publish(self, entries: Sequence[Entry]) -> int:
-        if not entries:
-            return 0
-        if self.dropped.skipping():
-            self.dropped.add(len(entries), "Redis was unreachable a moment ago")
-            return 0
-        try:
-            client = self._sync_client()
-            messages = list(_pack(entries))
-            if len(messages) == 1:
-                client.publish(self.channel, messages[0])
-            else:
-                pipe = client.pipeline(transaction=False)
-                for message in messages:
-                    pipe.publish(self.channel, message)
-                pipe.execute()
-        except Exception as exc:
-            self.dropped.add(len(entries), exc)
-            return 0
-        return len(entries)
-
-    def control(self, op: str, arg: str) -> None:
-        try:
-            self._sync_client().publish(self.channel, f"C{op}\t{arg}".encode())
-        except Exception as exc:
-            self.dropped.add(1, exc)
+    def _send(self, messages: list[bytes]) -> None:
+        client = self._sync_client()
+        if len(messages) == 1:
+            client.publish(self.channel, messages[0])
+            return
+        pipe = client.pipeline(transaction=False)
+        for message in messages:
+            pipe.publish(self.channel, message)
+        pipe.execute()
 
     def online(self, keys: Sequence[str]) -> set[str] | None:
         if not keys or self.dropped.skipping():
@@ -775,16 +793,18 @@ class _RedisHubState:
         self.flush: asyncio.Future | None = None
 
 
-class ChannelLayerTransport(Transport):
+class ChannelLayerTransport(_MessageTransport):
     """Any Channels layer: each hub owns one channel in one group; a batch is one group_send."""
 
     name = "channel_layer"
     GROUP = "notifications.hubs"
     EVENT = "notifications.batch"
 
+    down = "the channel layer failed a moment ago"
+
     def __init__(self, alias: str) -> None:
+        super().__init__()
         self.alias = alias
-        self.dropped = _Dropped()
 
     def _layer(self) -> Any:
         from channels.layers import get_channel_layer
@@ -802,25 +822,6 @@ class ChannelLayerTransport(Transport):
                 await layer.group_send(self.GROUP, {"type": self.EVENT, "payload": message})
 
         _sender_loop().run(send_all())
-
-    def publish(self, entries: Sequence[Entry]) -> int:
-        if not entries:
-            return 0
-        if self.dropped.skipping():
-            self.dropped.add(len(entries), "the channel layer failed a moment ago")
-            return 0
-        try:
-            self._send(list(_pack(entries)))
-        except Exception as exc:
-            self.dropped.add(len(entries), exc)
-            return 0
-        return len(entries)
-
-    def control(self, op: str, arg: str) -> None:
-        try:
-            self._send([f"C{op}\t{arg}".encode()])
-        except Exception as exc:
-            self.dropped.add(1, exc)
 
     async def start(self, hub: Hub) -> None:
         hub.spawn(self._listen(hub))
