@@ -95,6 +95,7 @@ async def main() -> None:
     parser.add_argument("--redis", required=True)
     parser.add_argument("--channel", required=True)
     parser.add_argument("--sessions", required=True, help="JSON file: cookie value -> user key")
+    parser.add_argument("--reuse-port", action="store_true", help="share the port (SO_REUSEPORT)")
     args = parser.parse_args()
     sessions = json.loads(Path(args.sessions).read_text())
     reference = Reference(sessions, f"http://127.0.0.1:{args.port}")
@@ -112,6 +113,7 @@ async def main() -> None:
         ping_timeout=30,
         backlog=2048,
         max_size=65536,
+        reuse_port=args.reuse_port,
     ):
         print(f"reference listening on {args.port} (pid {os.getpid()})", flush=True)
         await listener

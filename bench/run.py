@@ -155,10 +155,15 @@ class Server:
                     app,
                 ]
             ]
+        if kind == "reference" and workers > 1:
+            # Several reference processes on one port, with SO_REUSEPORT, like daphne_workers.
+            commands = [[*commands[0], "--reuse-port"] for _ in range(workers)]
         self.log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(
-            commands[0], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
-        )
+        self.processes = [
+            subprocess.Popen(command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            for command in commands
+        ]
+        self.process = self.processes[0]
         wait_for_port(self.process, self.port, 30, self.output)
 
     def output(self) -> str:
@@ -176,9 +181,10 @@ class Server:
             raise RuntimeError(f"{self.kind} stats: {body[:300]!r}\n{self.output()}") from None
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        terminate(self.process)
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            terminate(process)
         self.log.close()
 
 
@@ -631,8 +637,6 @@ def scenario_send_call(kind: str, users, cookies, samples: int) -> dict:
 
 def scenario_two_processes(kind: str, users, cookies, n: int, rounds: int) -> dict:
     """Two server processes behind one port; a broadcast reaches both, each socket once."""
-    if kind == "reference":
-        return {"skipped": "the reference is one process"}
     server = Server(kind, workers=2)
     clients = Clients()
     try:
@@ -786,7 +790,7 @@ def main() -> None:
                 )
         if "two" in only:
             results["two"] = {}
-            for kind in ["ours"]:
+            for kind in kinds:
                 r = scenario_two_processes(kind, users, cookies, 2000, rounds)
                 results["two"][kind] = r
                 print(f"  two processes {kind}: {r}", flush=True)
