@@ -62,6 +62,7 @@ screenshots: $(VENV)/.installed $(E2E_NODE)
 
 # Figures go to BENCHMARKS.md. PostgreSQL + Redis, like production.
 bench: $(VENV)/.installed
+	$(PY) -m pip install --quiet -r bench/requirements.txt
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) $(PY) bench/run.py
 	DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) DATABASE_TEST_NAME=bench_admin \
 		$(PY) -m pytest tests/test_admin.py -m bench -s -q
