@@ -1,6 +1,7 @@
 """Redis outage (RELIABILITY RED-01..04): a private redis-server is stopped and started again."""
 
 import asyncio
+import contextlib
 import json
 
 import pytest
@@ -92,4 +93,191 @@ async def test_outage_closes_4503_keeps_rows_and_recovers(private_redis, alice):
         await ws.close()
         assert "1011" not in server.output()
     finally:
+        await sync_to_async(server.stop)()
+
+
+# Every client holds every notification exactly once (RED-04, RED-05, LIFE-01) --------
+
+
+class Tab:
+    """A Python model of the bundled client: live pushes, recovery by cursor, dedupe by id.
+
+    It acknowledges what it receives (flow control), reconnects after any close
+    with a short jittered backoff, and recovers over HTTP (``?after=<cursor>``,
+    page by page until ``complete``) whenever its cursor shows a gap: after a
+    ``state`` frame ahead of it, a ``resync``, or a push that skips a cursor.
+    """
+
+    def __init__(self, server, cookie: str) -> None:
+        self.server, self.cookie = server, cookie
+        self.held: dict[int, int] = {}  # id -> cursor: what the tab shows, once each
+        self.pushed: dict[int, int] = {}  # id -> how many times it arrived as a push
+        self.cursor: int | None = None  # everything at or below it is held
+        self.closes: list[int | None] = []
+        self.connected = asyncio.Event()
+        self.closed = asyncio.Event()  # set at each close
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        import random
+
+        while True:
+            try:
+                ws = await open_socket(self.server, self.cookie)
+            except (OSError, TimeoutError, websockets.exceptions.WebSocketException):
+                await asyncio.sleep(0.2 + random.random() * 0.4)
+                continue
+            acker = asyncio.get_running_loop().create_task(self._ack(ws))
+            try:
+                await self._serve(ws)
+            except websockets.exceptions.ConnectionClosed as closed:
+                self.closes.append(closed.rcvd.code if closed.rcvd else None)
+                self.closed.set()
+            finally:
+                self.connected.clear()
+                acker.cancel()
+            await asyncio.sleep(0.2 + random.random() * 0.4)
+
+    async def _ack(self, ws) -> None:
+        acked = 0
+        while True:
+            await asyncio.sleep(0.3)
+            if self.received > acked:
+                acked = self.received
+                await ws.send(json.dumps({"action": "ack", "frames": acked}))
+
+    async def _serve(self, ws) -> None:
+        self.received = 0
+        async for text in ws:
+            self.received += 1
+            frame = json.loads(text)
+            if frame["type"] == "state":
+                self.connected.set()
+                if self.cursor is None:
+                    self.cursor = frame["cursor"]
+                elif frame["cursor"] > self.cursor:
+                    await self._recover()
+            elif frame["type"] == "resync":
+                await ws.send(json.dumps({"action": "ack", "frames": self.received}))
+                await self._recover()
+            elif frame["type"] == "notification.created":
+                n = frame["notification"]
+                self.pushed[n["id"]] = self.pushed.get(n["id"], 0) + 1
+                self.held[n["id"]] = n["cursor"]
+                if n["cursor"] == self.cursor + 1:
+                    self.cursor += 1
+                elif n["cursor"] > self.cursor:
+                    await self._recover()
+
+    async def _recover(self) -> None:
+        import urllib.request
+
+        def fetch(after: int) -> dict:
+            request = urllib.request.Request(
+                f"{self.server.url}/notifications/api/notifications/?after={after}&limit=100",
+                headers={"Cookie": self.cookie},
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())
+
+        while True:
+            page = await asyncio.to_thread(fetch, self.cursor)
+            for n in page["results"]:
+                self.held[n["id"]] = n["cursor"]
+            if page["results"]:
+                self.cursor = max(self.cursor, page["results"][-1]["cursor"])
+            if page["complete"]:
+                return
+
+    async def holds(self, expected: set[int], within: float) -> None:
+        """Wait until the tab holds exactly ``expected``; fail with what it holds."""
+        deadline = asyncio.get_running_loop().time() + within
+        while set(self.held) != expected:
+            if asyncio.get_running_loop().time() > deadline:
+                missing, extra = expected - set(self.held), set(self.held) - expected
+                pytest.fail(f"missing {sorted(missing)}, extra {sorted(extra)}, {self.closes}")
+            await asyncio.sleep(0.1)
+
+    async def closed_with(self, code: int, within: float) -> None:
+        async with asyncio.timeout(within):
+            while code not in self.closes:
+                self.closed.clear()
+                await self.closed.wait()
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+async def test_every_tab_holds_every_notification_once_across_outage_flushall_and_restart(
+    private_redis, alice, bob
+):
+    """The delivery contract end to end: push at most once, recovery by cursor exact.
+
+    Alice has two tabs, Bob one, on one Daphne with a private Redis. Notifications
+    are sent while everything works, while Redis is stopped, right after a
+    FLUSHALL and while Daphne is down (SIGTERM, then started again); each tab
+    ends up holding exactly its user's notifications, none twice, none of the
+    other user's, and no notification ever arrives twice as a push.
+    """
+    import redis as redis_py
+
+    server = await sync_to_async(DaphneServer)(database_url_for_children(), private_redis.url)
+    send = sync_to_async(notifications.send)
+    sent: dict[int, set[int]] = {alice.pk: set(), bob.pk: set()}
+
+    async def send_some(label: str, count: int = 3) -> None:
+        for i in range(count):
+            for user in (alice, bob):
+                [n] = await send(user, f"{label} {i}")
+                sent[user.pk].add(n.pk)
+
+    async def all_hold(within: float) -> None:
+        for tab, user in tabs:
+            await tab.holds(sent[user.pk], within)
+
+    tabs = []
+    try:
+        for user in (alice, alice, bob):
+            cookie = await sync_to_async(session_cookie)(user)
+            tabs.append((Tab(server, cookie), user))
+        for tab, _ in tabs:
+            await asyncio.wait_for(tab.connected.wait(), 10)
+
+        await send_some("live")
+        await all_hold(within=10)
+
+        # RED-02..04: Redis stops (sockets closed 4503), sends commit, Redis returns.
+        private_redis.stop()
+        await send_some("during the outage")
+        for tab, _ in tabs:
+            await tab.closed_with(4503, within=15)
+        private_redis.start()
+        await all_hold(within=40)
+
+        # RED-05: Redis forgets everything; what is sent meanwhile is recovered.
+        await sync_to_async(redis_py.Redis.from_url(private_redis.url).flushall)()
+        await send_some("after flushall")
+        await all_hold(within=40)
+
+        # LIFE-01: Daphne is stopped (a deploy), sends commit, a new Daphne starts.
+        await sync_to_async(server.halt)()
+        await send_some("while daphne is down")
+        await sync_to_async(server.start_again)()
+        await all_hold(within=40)
+
+        before = {pk for pks in sent.values() for pk in pks}
+        await send_some("live again")
+        await all_hold(within=10)
+        for tab, user in tabs:
+            assert max(tab.pushed.values()) == 1, tab.pushed  # at most once, ever
+            assert sorted(tab.held.values()) == list(range(1, len(sent[user.pk]) + 1))
+            live_again = sent[user.pk] - before
+            assert all(tab.pushed.get(pk) == 1 for pk in live_again), tab.pushed
+        assert "1011" not in server.output()
+        assert "Traceback" not in server.output(), server.output()
+    finally:
+        for tab, _ in tabs:
+            await tab.stop()
         await sync_to_async(server.stop)()
