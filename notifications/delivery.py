@@ -843,7 +843,10 @@ class ChannelLayerTransport(_MessageTransport):
                         await layer.group_add(self.GROUP, channel)
                         joined = time.monotonic()
                     try:
-                        message = await asyncio.wait_for(layer.receive(channel), 30)
+                        # An idle hub must wake up to refresh too, or a group_expiry
+                        # shorter than REFRESH + this wait would drop it (DEL-07).
+                        wait = min(30.0, conf.get("GROUP_REFRESH_SECONDS"))
+                        message = await asyncio.wait_for(layer.receive(channel), wait)
                     except TimeoutError:
                         continue
                     if message.get("type") == self.EVENT:
