@@ -396,3 +396,210 @@ def test_dropped_frames_are_counted_and_logged_once_per_window(caplog):
         "Could not push 3",
         "Could not push 9",
     ]
+
+
+# Recovery, capacity, expiry, routing (RELIABILITY DEL-03, DEL-07, DEL-09, TX-06, IDOR-06) ---
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_ten_thousand_missed_are_one_page_then_complete_false_then_exact_over_http(alice):
+    """DEL-03: a first page and ``complete: false``; paging over HTTP recovers all, once each."""
+
+    @sync_to_async
+    def miss_ten_thousand():
+        with transaction.atomic():
+            Notification.objects.bulk_create(
+                Notification(recipient=alice, message=f"missed {i}") for i in range(10_000)
+            )
+        return set(Notification.objects.filter(recipient=alice).values_list("pk", flat=True))
+
+    async with connected(alice) as ws:
+        await handshake(ws)  # cursor 0: the client has seen nothing yet
+    created = await miss_ten_thousand()  # ... while it is offline
+    async with connected(alice) as ws:
+        assert (await ws.connect(timeout=5))[0]
+        assert (await ws.receive_json_from(timeout=5))["cursor"] == 10_000
+        await ws.send_json_to({"action": "sync", "after": 0})
+        page = await ws.receive_json_from(timeout=10)
+        assert page["type"] == "sync"
+        assert page["complete"] is False
+        assert [n["cursor"] for n in page["notifications"]] == list(range(1, 101))
+
+    @sync_to_async
+    def recover_over_http(after):
+        client = Client()
+        client.force_login(alice)
+        got, url = [], f"/notifications/api/notifications/?after={after}&limit=100"
+        while url:
+            body = client.get(url).json()
+            got += body["results"]
+            url = body["next"]
+        assert body["complete"] is True
+        return got
+
+    rest = await recover_over_http(100)
+    held = page["notifications"] + rest
+    assert [n["cursor"] for n in held] == list(range(1, 10_001))
+    assert {n["id"] for n in held} == created
+    assert len(held) == len(created)
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_channel_layer_transport_keeps_its_group_past_a_short_group_expiry(alice, settings):
+    """DEL-07: group_expiry=2 s on channels-redis; an idle server still gets pushes at 6 s."""
+    from channels.layers import channel_layers
+
+    from config.settings import redis_channel_layers
+    from notifications import delivery
+    from tests.conftest import TEST_REDIS_URL, redis_problem, require
+
+    require("Redis", redis_problem())
+    layers = redis_channel_layers(TEST_REDIS_URL)
+    layers["default"]["CONFIG"]["group_expiry"] = 2
+    settings.CHANNEL_LAYERS = layers
+    settings.NOTIFICATIONS = {"TRANSPORT": "channel_layer", "GROUP_REFRESH_SECONDS": 1}
+    channel_layers.backends = {}
+    assert delivery.get_transport().name == "channel_layer"
+    async with connected(alice) as ws:
+        await handshake(ws)
+        await asyncio.sleep(6)  # the scenario is time passing: three expiries, no traffic
+        await send(alice, "still subscribed")
+        frame = await ws.receive_json_from(timeout=5)
+        assert frame["notification"]["message"] == "still subscribed"
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("transport", ["redis", "channel_layer"])
+async def test_blocked_server_ends_up_with_all_150_by_push_plus_cursor_sync(
+    alice, settings, transport
+):
+    """DEL-09: the server's event loop is blocked while 150 are sent to a capacity-100 layer.
+
+    On the ``redis`` transport nothing is lost (pub/sub buffers in the socket);
+    on the ``channel_layer`` transport the layer drops what exceeds its capacity
+    (silently: that is channels-redis), so at most 100 arrive as pushes; the
+    next ``pong`` carries the cursor that shows the gap, and a ``sync`` after
+    the last contiguous cursor returns exactly the rest.
+    """
+    import threading
+
+    from channels.layers import channel_layers
+
+    from config.settings import redis_channel_layers
+    from notifications import delivery
+    from tests.conftest import TEST_REDIS_URL, redis_problem, require
+
+    require("Redis", redis_problem())
+    layers = redis_channel_layers(TEST_REDIS_URL)
+    layers["default"]["CONFIG"]["capacity"] = 100
+    settings.CHANNEL_LAYERS = layers
+    settings.NOTIFICATIONS = {"TRANSPORT": transport}
+    channel_layers.backends = {}
+    assert delivery.get_transport().name == transport
+
+    def send_150():
+        from django.db import connection
+
+        try:
+            for i in range(150):
+                notifications.send(alice, f"while blocked {i}")
+        finally:
+            connection.close()
+
+    async with connected(alice) as ws:
+        await handshake(ws)
+        sender = threading.Thread(target=send_150)
+        sender.start()
+        sender.join(60)  # blocks this event loop, and so the hub, until all 150 are sent
+        assert not sender.is_alive()
+        pushed = []
+        while not await ws.receive_nothing(timeout=1):
+            pushed.append((await ws.receive_json_from(timeout=5))["notification"]["cursor"])
+        assert pushed == list(range(1, len(pushed) + 1)), pushed  # in order, no duplicate
+        if transport == "redis":
+            assert len(pushed) == 150
+        else:
+            assert len(pushed) <= 101
+        await ws.send_json_to({"action": "ping"})
+        pong = await ws.receive_json_from(timeout=5)
+        assert pong["cursor"] == 150  # the gap, told by the heartbeat
+        await ws.send_json_to({"action": "sync", "after": len(pushed)})
+        page = await ws.receive_json_from(timeout=5)
+        recovered = [n["cursor"] for n in page["notifications"]]
+        assert pushed + recovered == list(range(1, 151))
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("outcome", ["ok", "fail"])
+async def test_atomic_requests_view_pushes_after_its_commit_and_never_for_a_500(
+    alice, settings, monkeypatch, outcome
+):
+    """TX-06: under ATOMIC_REQUESTS a push waits for the request's commit; a 500 sends nothing."""
+    from django.db import connection
+
+    settings.ROOT_URLCONF = "tests.atomic_urls"
+    monkeypatch.setitem(connection.settings_dict, "ATOMIC_REQUESTS", True)
+
+    @sync_to_async
+    def request():
+        client = Client(raise_request_exception=False)
+        client.force_login(alice)
+        return client.post(f"/tx/{outcome}/").status_code
+
+    async with connected(alice) as ws:
+        await handshake(ws)
+        status = await request()
+        if outcome == "ok":
+            assert status == 204
+            frame = await ws.receive_json_from(timeout=5)
+            assert frame["notification"]["message"] == "committed with the request"
+            assert await Notification.objects.filter(recipient=alice).acount() == 1
+        else:
+            assert status == 500
+            assert await ws.receive_nothing(timeout=1)
+            assert not await Notification.objects.filter(recipient=alice).aexists()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_random_interleavings_reach_exactly_their_recipients(alice, bob, settings, seed):
+    """IDOR-06, a property over random interleavings (seeded, so a failure replays).
+
+    Alice has two sockets, Bob one; 1000 notifications go out in random
+    transactions of 1-5 sends, each to Alice, Bob or both. Every Alice socket
+    gets exactly Alice's, in cursor order, and Bob's exactly Bob's.
+    """
+    import random
+
+    rng = random.Random(seed)
+    # Routing is the property under test, not flow control: no resync mid-way.
+    settings.NOTIFICATIONS = {"MAX_UNACKED_BYTES": 64 * 1024 * 1024}
+
+    @sync_to_async
+    def send_randomly():
+        expected = {alice.pk: [], bob.pk: []}
+        total = 0
+        while total < 1000:
+            with transaction.atomic():
+                for _ in range(rng.randint(1, 5)):
+                    recipients = rng.choice([[alice], [bob], [alice, bob]])
+                    for n in notifications.send(recipients, f"n{total}"):
+                        expected[n.recipient_id].append(n.pk)
+                        total += 1
+        return expected
+
+    async with connected(alice) as a1, connected(alice) as a2, connected(bob) as b:
+        for ws in (a1, a2, b):
+            await handshake(ws)
+        expected = await send_randomly()
+        for ws, user in ((a1, alice), (a2, alice), (b, bob)):
+            got = []
+            for _ in expected[user.pk]:
+                got.append((await ws.receive_json_from(timeout=10))["notification"]["id"])
+            assert got == expected[user.pk], f"seed {seed}"
+            assert await ws.receive_nothing(timeout=0.2)
