@@ -251,10 +251,20 @@ class DaphneServer:
         settings_module: str = "config.settings",
         *,
         extra_env: dict[str, str] | None = None,
+        endpoint: str | None = None,
+        extra_args: tuple[str, ...] = (),
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/ws/notifications/"
+        """``endpoint``: a Twisted endpoint (``{port}`` is filled in) instead of ``-b``/``-p``.
+
+        An ``ssl:`` endpoint makes the URLs ``https://`` and ``wss://``.
+        """
+        self.port = port or free_port()
+        secure = bool(endpoint) and endpoint.startswith("ssl:")
+        self.url = f"{'https' if secure else 'http'}://127.0.0.1:{self.port}"
+        self.ws_url = f"{'wss' if secure else 'ws'}://127.0.0.1:{self.port}/ws/notifications/"
+        bind = ["-e", endpoint.format(port=self.port)] if endpoint else []
+        bind = bind or ["-b", "127.0.0.1", "-p", str(self.port)]
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
@@ -270,10 +280,8 @@ class DaphneServer:
                 sys.executable,
                 "-m",
                 "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
+                *bind,
+                *extra_args,
                 # As the README's deploy section recommends (Daphne's default is 1 MiB).
                 "--websocket-max-message-size",
                 "65536",

@@ -1,6 +1,7 @@
 """The demo settings plus ``NOTIFICATIONS`` overrides from ``TEST_NOTIFICATIONS`` (JSON).
 
-For Daphne subprocesses whose limits a test needs small (flow control, caps).
+For Daphne subprocesses whose limits a test needs small (flow control, caps), and
+``CSRF_TRUSTED_ORIGINS`` from ``TEST_CSRF_TRUSTED_ORIGINS`` (JSON).
 """
 
 import json
@@ -9,3 +10,6 @@ import os
 from config.settings import *  # noqa: F403
 
 NOTIFICATIONS = {**NOTIFICATIONS, **json.loads(os.environ.get("TEST_NOTIFICATIONS", "{}"))}  # noqa: F405
+
+# Origins a test's Daphne trusts, e.g. its own https:// origin when it serves TLS itself.
+CSRF_TRUSTED_ORIGINS = json.loads(os.environ.get("TEST_CSRF_TRUSTED_ORIGINS", "[]"))

@@ -1,6 +1,7 @@
 """Cross-process delivery: a real Daphne subprocess, real Redis, a real websocket client."""
 
 import asyncio
+import contextlib
 import json
 import threading
 
@@ -357,3 +358,174 @@ async def test_two_daphne_workers_behind_one_port_each_socket_gets_each_frame_on
     finally:
         await asyncio.to_thread(terminate, process)
         log.close()
+
+
+# Reliability plan: AUTH-10, WS-13, TLS ----------------------------------------------
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+async def test_forged_x_forwarded_for_gains_nothing_behind_proxy_headers(
+    alice, redis_layer, transactional_db
+):
+    """AUTH-10: the per-user cap is keyed on the user, not on the address a client claims."""
+    from tests.conftest import DaphneServer, database_url_for_children
+
+    server = await sync_to_async(DaphneServer)(
+        database_url_for_children(),
+        redis_layer,
+        "tests.daphne_settings",
+        extra_env={"TEST_NOTIFICATIONS": json.dumps({"MAX_SOCKETS_PER_USER": 2})},
+        extra_args=("--proxy-headers",),
+    )
+    try:
+        cookie = await sync_to_async(session_cookie)(alice)
+
+        async def connect_as(address):
+            headers = {"Cookie": cookie, "Origin": server.url, "X-Forwarded-For": address}
+            return await websockets.connect(server.ws_url, additional_headers=headers)
+
+        first, second = await connect_as("6.6.6.1"), await connect_as("6.6.6.2")
+        for ws in (first, second):
+            assert (await next_frame(ws))["type"] == "state"
+        third = await connect_as("6.6.6.3")
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            while True:
+                await next_frame(third)
+        assert closed.value.rcvd.code == 4409
+        for ws in (first, second):
+            await ws.send(json.dumps({"action": "ping"}))
+            assert (await next_frame(ws))["type"] == "pong"
+            await ws.close()
+    finally:
+        await sync_to_async(server.stop)()
+
+
+async def test_flood_of_large_frames_is_closed_4429_and_rss_stays_bounded(daphne, alice, bob):
+    """WS-13: 400 frames just under the 64 KiB cap, as fast as possible (baseline: +386 MiB).
+
+    The receive path answers ``too_large`` without parsing and the rate limit
+    closes the socket; Daphne's RSS grows by less than 50 MiB, and another
+    user's socket keeps receiving pushes meanwhile.
+    """
+    async with await open_socket(daphne, bob) as other:
+        await next_frame(other)
+        before = rss_mib(daphne.process.pid)
+        abuser = await open_socket(daphne, alice)
+        await next_frame(abuser)
+        frame = "x" * 65_000
+        with contextlib.suppress(websockets.exceptions.ConnectionClosed):
+            for _ in range(400):
+                await abuser.send(frame)
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            while True:
+                await next_frame(abuser)
+        assert closed.value.rcvd.code == 4429
+        [n] = await sync_to_async(notifications.send)(bob, "unaffected")
+        assert (await next_frame(other))["notification"]["id"] == n.pk
+        growth = rss_mib(daphne.process.pid) - before
+        assert growth < 50, f"RSS grew by {growth:.0f} MiB"
+
+
+@pytest.fixture
+def self_signed_certificate(tmp_path):
+    """A key and a certificate for 127.0.0.1 made now (the ``cryptography`` package)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_path, cert_path = tmp_path / "key.pem", tmp_path / "cert.pem"
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return key_path, cert_path
+
+
+async def test_daphne_serves_wss_with_a_certificate(
+    alice, redis_layer, transactional_db, self_signed_certificate
+):
+    """README, Deploy: Daphne's own TLS endpoint (``-e ssl:...``) serves ``wss://``.
+
+    Daphne puts no scheme in websocket scopes, so the page's ``https://`` origin
+    must be listed in ``CSRF_TRUSTED_ORIGINS``; without it the handshake is 403.
+    """
+    import ssl
+    import urllib.request
+
+    from tests.conftest import DaphneServer, database_url_for_children, free_port
+
+    key_path, cert_path = self_signed_certificate
+    port = free_port()
+    origin = f"https://127.0.0.1:{port}"
+
+    def start(trusted):
+        return DaphneServer(
+            database_url_for_children(),
+            redis_layer,
+            "tests.daphne_settings",
+            extra_env={"TEST_CSRF_TRUSTED_ORIGINS": json.dumps(trusted)},
+            endpoint=f"ssl:port={port}:interface=127.0.0.1:privateKey={key_path}:certKey={cert_path}",
+            port=port,
+        )
+
+    context = ssl.create_default_context(cafile=str(cert_path))
+    cookie = await sync_to_async(session_cookie)(alice)
+    headers = {"Cookie": cookie, "Origin": origin}
+    server = await sync_to_async(start)([origin])
+    try:
+        assert server.ws_url.startswith("wss://")
+
+        def get_page():
+            request = urllib.request.Request(f"{origin}/", headers={"Cookie": cookie})
+            with urllib.request.urlopen(request, context=context, timeout=10) as response:
+                return response.status
+
+        assert await asyncio.to_thread(get_page) == 200
+        async with websockets.connect(
+            server.ws_url, additional_headers=headers, ssl=context, open_timeout=10
+        ) as ws:
+            assert (await next_frame(ws))["type"] == "state"
+            [n] = await sync_to_async(notifications.send)(alice, "over TLS")
+            assert (await next_frame(ws))["notification"]["id"] == n.pk
+    finally:
+        await sync_to_async(server.stop)()
+
+    server = await sync_to_async(start)([])
+    try:
+        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+            await websockets.connect(server.ws_url, additional_headers=headers, ssl=context)
+        assert refused.value.response.status_code == 403
+    finally:
+        await sync_to_async(server.stop)()
