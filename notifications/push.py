@@ -12,8 +12,7 @@ nothing but the presence lookup: no count query, no frame.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from functools import partial
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
@@ -34,7 +33,7 @@ def schedule_created(
     cursor (``send()``), so its frame is encoded once for all of them.
     """
     if notifications and not delivery.is_muted():
-        transaction.on_commit(partial(_on_created, list(notifications), shared), using=using)
+        _after_commit(_on_created, list(notifications), shared, using=using)
 
 
 def _on_created(notifications: list[Notification], shared: Notification | None = None) -> None:
@@ -120,7 +119,23 @@ def unread_counts(user_ids: Iterable[Any]) -> dict[Any, int]:
 def schedule_changes(changes: Sequence[tuple[Any, dict[str, Any]]], *, using: str) -> None:
     """After commit, push each ``(user_id, frame without unread_count)``."""
     if changes and not delivery.is_muted():
-        transaction.on_commit(partial(push_changes, list(changes)), using=using)
+        _after_commit(push_changes, list(changes), using=using)
+
+
+def _after_commit(func: Callable[..., Any], *args: Any, using: str) -> None:
+    """Call ``func(*args)`` once the transaction on ``using`` commits.
+
+    Robust: a failing push is logged (``django.db.backends.base``) and never
+    reaches the caller, whose rows are committed, nor stops the transaction's
+    other commit callbacks (TX-05). A plain function, not a ``partial``: Django
+    names the callback by its ``__qualname__`` when it logs the failure.
+    """
+
+    def callback() -> None:
+        func(*args)
+
+    callback.__qualname__ = func.__qualname__
+    transaction.on_commit(callback, using=using, robust=True)
 
 
 def schedule_by_user(rows: Iterable[tuple[Any, Any]], kind: str, *, using: str, **extra) -> None:
