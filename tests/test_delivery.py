@@ -603,3 +603,23 @@ async def test_random_interleavings_reach_exactly_their_recipients(alice, bob, s
                 got.append((await ws.receive_json_from(timeout=10))["notification"]["id"])
             assert got == expected[user.pk], f"seed {seed}"
             assert await ws.receive_nothing(timeout=0.2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_push_that_raises_after_commit_reaches_no_caller_and_later_callbacks_run(
+    alice, monkeypatch, caplog
+):
+    """TX-05: a failure in the push (here: its database query) is logged, not raised."""
+    from notifications import push
+
+    def broken(notifications):
+        raise RuntimeError("the unread count query failed")
+
+    monkeypatch.setattr(push, "created", broken)
+    ran = []
+    with caplog.at_level(logging.ERROR, logger="django.db.backends.base"), transaction.atomic():
+        [n] = notifications.send(alice, "saved anyway")
+        transaction.on_commit(lambda: ran.append("later callback"))
+    assert ran == ["later callback"]
+    assert Notification.objects.filter(pk=n.pk).exists()
+    assert "the unread count query failed" in caplog.text
