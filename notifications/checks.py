@@ -23,6 +23,7 @@ in your own way with ``SILENCED_SYSTEM_CHECKS = ["notifications.W002"]``.
 ``notifications.W004``    ``runserver`` does not serve websockets (``DEBUG``)
 ``notifications.W005``    no websocket route to ``NotificationConsumer``
 ``notifications.W006``    channels-redis ``group_expiry`` ≤ ``GROUP_REFRESH_SECONDS``
+``notifications.W008``    redis-py, Twisted or autobahn older than their known CVE fixes
                           (the "channel_layer" transport)
 ========================  ==================================================
 """
@@ -44,6 +45,12 @@ TAG = "notifications"
 IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
 #: Oldest daphne without CVE-2026-44545 (unbounded message size) and CVE-2026-44546.
 MIN_DAPHNE = (4, 2, 2)
+#: The socket stack's other parts, and why older versions are unsafe (W008).
+MIN_VERSIONS = (
+    ("redis", (4, 5, 4), "CVE-2023-28858/28859: a cancelled command can leak its reply"),
+    ("Twisted", (24, 7), "CVE-2024-41671 (pipelined HTTP requests) and CVE-2024-41810"),
+    ("autobahn", (20, 12, 3), "CVE-2020-35678 (redirect header injection)"),
+)
 _ROUTING_HINT = (
     'Use "websocket": notifications.routing.websocket_application() in your '
     "ProtocolTypeRouter, or mount notifications.routing.websocket_urlpatterns inside "
@@ -287,6 +294,25 @@ def check_daphne(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                     hint='Put "daphne" first in INSTALLED_APPS (or run "python -m daphne '
                     'yourproject.asgi:application").',
                     id="notifications.W004",
+                )
+            )
+    return messages
+
+
+@register(TAG)
+def check_socket_stack(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Warn about versions of redis-py, Twisted and autobahn with known holes."""
+    messages: list[CheckMessage] = []
+    for distribution, minimum, why in MIN_VERSIONS:
+        version = installed_version(distribution)
+        if version is not None and version < minimum:
+            wanted = ".".join(map(str, minimum))
+            messages.append(
+                Warning(
+                    f"{distribution} {'.'.join(map(str, version))} is installed; versions "
+                    f"before {wanted} are open to {why}.",
+                    hint=f'pip install "{distribution}>={wanted}"',
+                    id="notifications.W008",
                 )
             )
     return messages

@@ -161,6 +161,33 @@ def test_old_daphne_is_an_error(settings, monkeypatch):
     assert "daphne 4.2.1" in message.msg and "CVE-2026-44545" in message.msg
 
 
+@pytest.mark.parametrize(
+    ("distribution", "old", "named"),
+    [
+        ("redis", (4, 5, 3), "CVE-2023-28858"),
+        ("Twisted", (24, 3, 0), "CVE-2024-41671"),
+        ("autobahn", (20, 12, 2), "CVE-2020-35678"),
+    ],
+)
+def test_old_socket_stack_is_a_warning_naming_the_hole_and_the_fix(
+    monkeypatch, distribution, old, named
+):
+    """CFG-03: redis < 4.5.4, Twisted < 24.7, autobahn < 20.12.3."""
+    real = checks.installed_version
+    monkeypatch.setattr(
+        checks, "installed_version", lambda d: old if d == distribution else real(d)
+    )
+    [message] = checks.check_socket_stack()
+    assert message.id == "notifications.W008"
+    assert f"{distribution} {'.'.join(map(str, old))} is installed" in message.msg
+    assert named in message.msg
+    assert message.hint.startswith(f'pip install "{distribution}>=')
+
+
+def test_installed_socket_stack_is_recent_enough():
+    assert checks.check_socket_stack() == []
+
+
 def test_installed_daphne_is_recent_enough():
     assert checks.installed_version("daphne") >= checks.MIN_DAPHNE
 
