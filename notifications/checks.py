@@ -23,8 +23,8 @@ in your own way with ``SILENCED_SYSTEM_CHECKS = ["notifications.W002"]``.
 ``notifications.W004``    ``runserver`` does not serve websockets (``DEBUG``)
 ``notifications.W005``    no websocket route to ``NotificationConsumer``
 ``notifications.W006``    channels-redis ``group_expiry`` ≤ ``GROUP_REFRESH_SECONDS``
-``notifications.W008``    redis-py, Twisted or autobahn older than their known CVE fixes
                           (the "channel_layer" transport)
+``notifications.W008``    redis-py, Twisted or autobahn older than their known CVE fixes
 ========================  ==================================================
 """
 
