@@ -529,3 +529,210 @@ async def test_daphne_serves_wss_with_a_certificate(
         assert refused.value.response.status_code == 403
     finally:
         await sync_to_async(server.stop)()
+
+
+# Raw frames: what a browser never sends (WS-09, WS-10, WS-11, LIFE-03) ------------
+
+
+class RawSocket:
+    """A websocket client that sends exactly the bytes a test gives, broken or not."""
+
+    def __init__(self, server, cookie: str) -> None:
+        import base64
+        import os
+        import socket
+
+        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            (
+                f"GET /ws/notifications/ HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Origin: {server.url}\r\nCookie: {cookie}\r\n\r\n"
+            ).encode()
+        )
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self.sock.recv(4096)
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    @staticmethod
+    def frame(opcode, payload: bytes, *, fin=True, rsv=0, mask=True) -> bytes:
+        import os
+        import struct
+
+        first = (0x80 if fin else 0) | (rsv << 4) | opcode
+        length = len(payload)
+        if length < 126:
+            header = struct.pack("!BB", first, (0x80 if mask else 0) | length)
+        elif length < 65536:
+            header = struct.pack("!BBH", first, (0x80 if mask else 0) | 126, length)
+        else:
+            header = struct.pack("!BBQ", first, (0x80 if mask else 0) | 127, length)
+        if not mask:
+            return header + payload
+        key = os.urandom(4)
+        return header + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _read(self, count: int) -> bytes | None:
+        while len(self.buffer) < count:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:count], self.buffer[count:]
+        return data
+
+    def next_frame(self) -> tuple[int, bytes] | None:
+        """The next ``(opcode, payload)`` from the server (never masked), or None at EOF."""
+        import struct
+
+        try:
+            head = self._read(2)
+            if head is None:
+                return None
+            length = head[1] & 0x7F
+            if length == 126:
+                length = struct.unpack("!H", self._read(2))[0]
+            elif length == 127:
+                length = struct.unpack("!Q", self._read(8))[0]
+            payload = self._read(length)
+        except ConnectionResetError:
+            return None
+        return (head[0] & 0x0F, payload) if payload is not None else None
+
+    def frames_until_eof(self) -> list[tuple[int, bytes]]:
+        frames = []
+        while (frame := self.next_frame()) is not None:
+            frames.append(frame)
+        return frames
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+PING = b'{"action": "ping"}'
+
+
+@pytest.mark.parametrize(
+    "violation",
+    [
+        pytest.param(RawSocket.frame(0x1, b"\xff\xfe\xfd"), id="invalid-utf8"),
+        pytest.param(RawSocket.frame(0x1, PING, mask=False), id="unmasked"),
+        pytest.param(RawSocket.frame(0x1, PING, rsv=1), id="rsv1"),
+        pytest.param(RawSocket.frame(0x3, PING), id="reserved-opcode"),
+        pytest.param(RawSocket.frame(0x9, b"ping", fin=False), id="fragmented-ping"),
+    ],
+)
+async def test_protocol_violation_fails_the_connection_and_reaches_no_consumer(
+    daphne, alice, violation
+):
+    """WS-10: the connection is failed (close 1002/1007 or a TCP drop), never 1011.
+
+    The frame never reaches the consumer: no ``pong`` or ``error`` frame comes
+    back, and another socket of the same user keeps working.
+    """
+    cookie = await sync_to_async(session_cookie)(alice)
+    raw = await asyncio.to_thread(RawSocket, daphne, cookie)
+    try:
+        _, payload = await asyncio.to_thread(raw.next_frame)
+        assert json.loads(payload)["type"] == "state"
+        raw.send(violation)
+        frames = await asyncio.to_thread(raw.frames_until_eof)
+    finally:
+        raw.close()
+    assert all(opcode == 0x8 for opcode, _ in frames), frames  # close frames only
+    codes = {int.from_bytes(payload[:2], "big") for _, payload in frames if payload}
+    assert codes <= {1002, 1007}, codes
+    async with await open_socket(daphne, alice) as ws:
+        await next_frame(ws)
+        await ws.send(json.dumps({"action": "ping"}))
+        assert (await next_frame(ws))["type"] == "pong"
+    assert "Traceback" not in daphne.output()
+
+
+async def test_message_over_the_cap_in_small_fragments_is_dropped(daphne, alice):
+    """WS-09: 65 537 bytes in 1 KiB fragments, each far below the cap, drop the connection."""
+    cookie = await sync_to_async(session_cookie)(alice)
+    raw = await asyncio.to_thread(RawSocket, daphne, cookie)
+    try:
+        await asyncio.to_thread(raw.next_frame)
+        chunk, total = b"x" * 1024, 0
+        with contextlib.suppress(OSError):
+            raw.send(RawSocket.frame(0x1, chunk, fin=False))
+            total += len(chunk)
+            while total < 65_537:
+                part = chunk[: 65_537 - total]
+                total += len(part)
+                raw.send(RawSocket.frame(0x0, part, fin=total >= 65_537))
+        frames = await asyncio.to_thread(raw.frames_until_eof)
+    finally:
+        raw.close()
+    assert all(opcode == 0x8 for opcode, _ in frames), frames  # never a too_large error frame
+    assert "Traceback" not in daphne.output()
+
+
+async def test_header_with_a_vertical_tab_is_400(daphne):
+    """WS-11 (CVE-2026-44546): Daphne >= 4.2.2 answers 400 to a ``\\x0b`` in a header value."""
+    import socket
+
+    from notifications.checks import MIN_DAPHNE, installed_version
+
+    assert installed_version("daphne") >= MIN_DAPHNE
+
+    def request():
+        with socket.create_connection(("127.0.0.1", daphne.port), timeout=10) as sock:
+            sock.sendall(
+                f"GET /ws/notifications/ HTTP/1.1\r\nHost: 127.0.0.1:{daphne.port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                f"Origin: {daphne.url}\r\nX-Smuggled: a\x0bb\r\n\r\n".encode()
+            )
+            return sock.recv(4096)
+
+    response = await asyncio.to_thread(request)
+    assert response.startswith(b"HTTP/1.1 400"), response[:200]
+
+
+async def test_client_that_stops_answering_is_dropped_after_ping_timeout(
+    alice, redis_layer, transactional_db
+):
+    """LIFE-03: no pong, no data: dropped within ping_interval + ping_timeout + 2 s.
+
+    The consumer's disconnect runs: the user is no longer present in Redis.
+    """
+    from notifications import delivery
+    from tests.conftest import DaphneServer, database_url_for_children
+
+    server = await sync_to_async(DaphneServer)(
+        database_url_for_children(),
+        redis_layer,
+        extra_args=("--ping-interval", "1", "--ping-timeout", "1"),
+    )
+    try:
+        cookie = await sync_to_async(session_cookie)(alice)
+        raw = await asyncio.to_thread(RawSocket, server, cookie)
+        try:
+            await asyncio.to_thread(raw.next_frame)  # state
+            key = delivery.user_key(alice.pk)
+            assert await asyncio.to_thread(delivery.online, [key]) == {key}
+            started = asyncio.get_running_loop().time()
+            frames = await asyncio.to_thread(raw.frames_until_eof)  # read, never answer
+            elapsed = asyncio.get_running_loop().time() - started
+        finally:
+            raw.close()
+        assert any(opcode == 0x9 for opcode, _ in frames)  # it was pinged
+        assert elapsed < 1 + 1 + 2, f"dropped after {elapsed:.1f} s"
+        for _ in range(50):  # Redis is polled: the server's own state, not ours to await
+            if not await asyncio.to_thread(delivery.online, [key]):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail(f"still present in Redis after the drop:\n{server.output()}")
+    finally:
+        await sync_to_async(server.stop)()
