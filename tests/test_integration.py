@@ -434,7 +434,19 @@ async def test_flood_is_closed_4429_and_rss_stays_bounded(
         with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
             while True:
                 await next_frame(abuser)
-        assert closed.value.rcvd.code == 4429
+        if closed.value.rcvd is not None:
+            assert closed.value.rcvd.code == 4429
+        else:
+            # Closed while the client still had 64 KiB frames in flight: the kernel
+            # resets a socket closed with unread data, and the close frame is lost
+            # on the way. The server's log says why it closed it.
+            why = f"user {alice.pk} closed 4429 after exceeding the rate limit"
+            for _ in range(50):
+                if why in daphne.output():
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail(f"no 4429 close in the log:\n{daphne.output()}")
         started = asyncio.get_running_loop().time()
         [n] = await sync_to_async(notifications.send)(bob, "unaffected")
         assert (await next_frame(other))["notification"]["id"] == n.pk
