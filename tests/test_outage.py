@@ -129,11 +129,13 @@ class Tab:
                 continue
             acker = asyncio.get_running_loop().create_task(self._ack(ws))
             try:
-                await self._serve(ws)
-            except websockets.exceptions.ConnectionClosed as closed:
-                self.closes.append(closed.rcvd.code if closed.rcvd else None)
-                self.closed.set()
+                await self._serve(ws)  # returns after a clean close (1000, 1001)
+            except websockets.exceptions.ConnectionClosed:
+                pass
             finally:
+                received = ws.protocol.close_rcvd
+                self.closes.append(received.code if received else None)
+                self.closed.set()
                 self.connected.clear()
                 acker.cancel()
             await asyncio.sleep(0.2 + random.random() * 0.4)
@@ -280,4 +282,66 @@ async def test_every_tab_holds_every_notification_once_across_outage_flushall_an
     finally:
         for tab, _ in tabs:
             await tab.stop()
+        await sync_to_async(server.stop)()
+
+
+async def test_socket_at_its_maximum_age_is_closed_1000_and_the_tab_recovers(private_redis, alice):
+    """DEL-08: Daphne's ``--websocket_timeout`` ends the socket; nothing sent meanwhile is lost."""
+    server = await sync_to_async(DaphneServer)(
+        database_url_for_children(), private_redis.url, extra_args=("--websocket_timeout", "2")
+    )
+    send = sync_to_async(notifications.send)
+    tab = None
+    try:
+        tab = Tab(server, await sync_to_async(session_cookie)(alice))
+        await asyncio.wait_for(tab.connected.wait(), 10)
+        sent = {(await send(alice, "before the timeout"))[0].pk}
+        await tab.closed_with(1000, within=10)
+        sent |= {(await send(alice, f"around the reconnect {i}"))[0].pk for i in range(3)}
+        await tab.holds(sent, within=15)
+        assert max(tab.pushed.values()) == 1
+    finally:
+        if tab:
+            await tab.stop()
+        await sync_to_async(server.stop)()
+
+
+async def test_slow_redis_delays_pushes_then_recovers_without_closing_sockets(private_redis, alice):
+    """RED-06: ``CLIENT PAUSE 2000``: the push arrives late, the socket stays open, no 1011."""
+    import redis as redis_py
+
+    server = await sync_to_async(DaphneServer)(database_url_for_children(), private_redis.url)
+    try:
+        cookie = await sync_to_async(session_cookie)(alice)
+        async with await open_socket(server, cookie) as ws:
+            await next_frame(ws)
+            admin = redis_py.Redis.from_url(private_redis.url)
+            await sync_to_async(admin.execute_command)("CLIENT", "PAUSE", "2000")
+            [late] = await sync_to_async(notifications.send)(alice, "during the pause")
+            assert (await next_non_resync(ws, wait=10))["notification"]["id"] == late.pk
+            started = asyncio.get_running_loop().time()
+            [n] = await sync_to_async(notifications.send)(alice, "after the pause")
+            assert (await next_non_resync(ws))["notification"]["id"] == n.pk
+            assert asyncio.get_running_loop().time() - started < 1
+        assert "1011" not in server.output()
+    finally:
+        await sync_to_async(server.stop)()
+
+
+async def test_idle_socket_stays_open_past_redis_py_8_socket_timeout(private_redis, alice):
+    """RED-07: redis-py 8 (5 s default ``socket_timeout``): idle 12 s, still open, then a push."""
+    import redis as redis_py
+
+    assert int(redis_py.__version__.split(".")[0]) >= 8  # the version that broke channels-redis
+    server = await sync_to_async(DaphneServer)(database_url_for_children(), private_redis.url)
+    try:
+        cookie = await sync_to_async(session_cookie)(alice)
+        async with await open_socket(server, cookie) as ws:
+            await next_frame(ws)
+            with pytest.raises(TimeoutError):
+                await next_frame(ws, wait=12)  # idle: nothing arrives, nothing closes
+            [n] = await sync_to_async(notifications.send)(alice, "after 12 s idle")
+            assert (await next_frame(ws))["notification"]["id"] == n.pk
+        assert "1011" not in server.output()
+    finally:
         await sync_to_async(server.stop)()
