@@ -257,3 +257,61 @@ def alice_page_for_modules(context, login, alice, live_server_url):
     page = context.new_page()
     page.goto(live_server_url + "/")
     return page
+
+
+# Gaps, duplicates, a silent server (RELIABILITY DEL-05, DEL-10, LIFE-04) ----------------
+
+
+def test_a_cursor_gap_fetches_the_missing_and_duplicates_show_once(fake_page, alice, in_thread):
+    """DEL-10: cursor 1 then 3: the client asks for what came after 1 at once.
+
+    DEL-05: the same notification pushed again, and also recovered, is one toast
+    and one row.
+    """
+    page, server = fake_page()
+    sent = in_thread(lambda: [notifications.send(alice, f"m{i}")[0] for i in (1, 2, 3)])
+    requests = []
+    page.on("request", lambda r: "after=" in r.url and requests.append(r.url))
+
+    def push(n, unread):
+        server.send(created_frame(n.pk, n.cursor, unread, message=n.message))
+
+    push(sent[0], 1)
+    expect(page.locator(TOAST)).to_have_count(1)
+    push(sent[2], 3)  # cursor 2 never arrives live
+    server.wait(lambda: requests, what="a recovery request")
+    assert "after=1" in requests[0], requests
+    expect(page.locator(f"{TOAST} .ntf-message")).to_have_text(["m1", "m3", "m2"])
+    push(sent[1], 3)  # late duplicate of what recovery brought
+    push(sent[2], 3)
+    page.wait_for_timeout(300)  # give a wrong second toast the time to appear
+    expect(page.locator(TOAST)).to_have_count(3)
+    page.locator(BELL).click()
+    expect(page.locator(ITEM)).to_have_count(3)
+
+
+def test_a_server_that_stops_answering_pings_is_dropped_and_reconnected(
+    context, login, alice, live_server_url
+):
+    """LIFE-04: no pong within 10 s of a heartbeat (every 25 s): closed 4000, reconnected.
+
+    Playwright's fake clock runs the 35 s of timers at once.
+    """
+    from tests.e2e.fakes import FakeSocketServer
+
+    login(context, alice)
+    page = context.new_page()
+    page.clock.install()
+    server = FakeSocketServer(page, alice)
+    page.add_init_script(WIRE_RECORDER)
+    page.goto(live_server_url + "/")
+    expect(page.locator(BELL)).to_have_attribute("data-notifications-status", "connected")
+    page.clock.run_for(25_500)
+    server.wait(lambda: any(m.get("action") == "ping" for m in server.received), what="a ping")
+    assert server.closes == []
+    page.clock.run_for(10_500)  # the fake server never answers it
+    server.wait(lambda: server.closes, what="the client giving up")
+    assert server.closes[0][0] == 4000, server.closes
+    page.clock.run_for(3_500)  # first retry: 0.25-3 s
+    server.wait(lambda: len(server.sockets) == 2, what="a reconnect")
+    expect(page.locator(BELL)).to_have_attribute("data-notifications-status", "connected")
