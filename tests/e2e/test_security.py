@@ -70,3 +70,29 @@ def test_a_page_on_another_origin_cannot_open_the_victims_socket(
     own = page.evaluate(PROBE, socket_url)
     assert own["opened"] is True
     assert json.loads(own["received"][0])["type"] == "state"
+
+
+def test_line_and_paragraph_separators_render_literally(
+    page, login, alice, live_server_url, in_thread
+):
+    """XSS-06 in the browser: U+2028/U+2029 travel as valid JSON and show as text.
+
+    (NUL and lone surrogates never get this far: send() refuses them, see
+    tests/test_validators.py.)
+    """
+    from playwright.sync_api import expect
+
+    import notifications
+
+    login(page.context, alice)
+    page.goto(live_server_url + "/")
+    expect(page.locator("[data-notifications-bell]")).to_have_attribute(
+        "data-notifications-status", "connected"
+    )
+    text = "line\u2028separator\u2029paragraph </script><b>bold</b>"
+    in_thread(notifications.send, alice, text, title="\u2028title\u2029")
+    toast = page.locator(".ntf-toast")
+    expect(toast).to_have_count(1)
+    assert toast.locator(".ntf-message").evaluate("e => e.textContent") == text
+    assert toast.locator(".ntf-title").evaluate("e => e.textContent") == "\u2028title\u2029"
+    assert toast.locator("b").count() == 0
