@@ -17,7 +17,10 @@ a reconnect storm costs one short thread hop per socket.
 A socket is closed (4401) as soon as its session stops logging in its user:
 at once on logout, on a password change, deactivation or deletion of the
 user (``user_changed``), and otherwise at the socket's next periodic
-revalidation (``REVALIDATE_SECONDS``).
+revalidation (``REVALIDATE_SECONDS``). A socket whose session no longer exists
+(deleted, expired, or given a new key by Django) is closed 4440 instead: the
+client reconnects with the cookie it has now, which may carry the same login
+under the new key (``revalidate``).
 """
 
 from __future__ import annotations
@@ -207,9 +210,37 @@ def user_for_session_key(session_key: str | None) -> Any:
     return authenticate(session_key)[1]
 
 
+def revalidate(session_key: str | None) -> Any | None:
+    """Return the user ``session_key`` logs in now (or anonymous); None if the session is gone.
+
+    Gone: no unexpired session with a user has that key any more: it was
+    deleted, it expired, or Django gave it a new key (``cycle_key()``: the
+    first HTTP request after a ``SECRET_KEY`` rotation verified it only under
+    ``SECRET_KEY_FALLBACKS``, or a login in that browser). The browser may hold
+    a newer cookie for the same login, so such a socket is told to reconnect
+    (4440) rather than that it is logged out (4401).
+    """
+    if not session_key:
+        return None
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    session = store(session_key)
+    if _fast.plain_sessions(store):
+        data = _fast.session_data(session, session_key)
+        if data is None or SESSION_KEY not in data:
+            return None
+        return _user_of(data)
+    try:
+        if SESSION_KEY not in session:  # loads it
+            return None
+    except Exception:  # An unreadable session.
+        return None
+    return session_user(session)
+
+
 # On the notifications worker threads: sockets authenticate in parallel.
 aauthenticate = database_call(authenticate, stage="handshake")
 auser_for_session_key = database_call(user_for_session_key)
+arevalidate = database_call(revalidate)
 aget_session_user = database_call(session_user)
 
 

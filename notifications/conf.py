@@ -59,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "ACK_TIMEOUT_SECONDS": 30.0,
     # Seconds between re-checks of each socket's session, whether or not the
     # client sends anything: a socket whose session expired or was deleted is
-    # closed with 4401. Logout, a password change, deactivation and deletion
+    # closed with 4440 (reconnect with the current cookie). Logout, a password change, deactivation and deletion
     # of the user close its sockets at once anyway.
     "REVALIDATE_SECONDS": 60,
     # Largest JSON-encoded ``data`` accepted for one notification, in bytes.

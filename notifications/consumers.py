@@ -10,7 +10,10 @@ codes other than 1000 and 3000-4999, so ours mirror HTTP statuses):
 
 ======  ================================================================
 4401    not authenticated, or the session was revoked (logout, password
-        change, deactivation, expiry)
+        change, deactivation)
+4440    the session is gone (deleted, expired, or its key cycled by Django,
+        e.g. after a ``SECRET_KEY`` rotation): reconnect with the current
+        cookie, which is refused 4401 if it logs nobody in
 4408    the client fell too far behind: it did not acknowledge a resync
         within ``ACK_TIMEOUT_SECONDS``; reconnect and recover
 4409    the user already holds ``MAX_SOCKETS_PER_USER`` sockets here
@@ -43,7 +46,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from . import conf, delivery, frames, push
-from .auth import auser_for_session_key
+from .auth import arevalidate
 from .collector import collector
 from .threads import database_call
 
@@ -54,6 +57,7 @@ CLOSE_TOO_SLOW = 4408  # like HTTP 408
 CLOSE_TOO_MANY_SOCKETS = 4409  # like HTTP 409
 CLOSE_RATE_LIMITED = 4429  # like HTTP 429
 CLOSE_TRY_AGAIN_LATER = 4503  # like HTTP 503
+CLOSE_SESSION_GONE = 4440  # like IIS's 440 Login Time-out
 
 _MAX_INT = 2**63 - 1
 # Frames that may wait for a socket's state frame before it counts as behind.
@@ -402,20 +406,28 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             self._revalidation = None
 
     async def _revalidate(self) -> None:
-        """Close with 4401 if the session no longer logs in this user; else check again later."""
+        """Close if the session no longer logs in this user (4401) or is gone (4440).
+
+        Else check again later.
+        """
         self._revalidating = True
         try:
-            user = await auser_for_session_key(self.session_key)
-        except _database_errors() as exc:
-            logger.info("Could not revalidate a socket of user %s (%s).", self.user_id, exc)
-            user = None
+            user = await self._session_user()
+            if user is not None and user is not _UNKNOWN and not self._logs_in(user):
+                # A password change in this very session saves the user (which
+                # revalidates us at once) and only then gives the session a new
+                # key: look once more before telling the client it is logged out.
+                await asyncio.sleep(_CYCLE_GRACE_SECONDS)
+                user = await self._session_user()
         finally:
             self._revalidating = False
         if self._closed:
             return
-        if user is not None and (
-            not user.is_authenticated or user.pk != self.user_id or not user.is_active
-        ):
+        if user is None:
+            logger.info("Session of a socket of user %s is gone; closing 4440.", self.user_id)
+            await self.shut(CLOSE_SESSION_GONE)
+            return
+        if user is not _UNKNOWN and not self._logs_in(user):
             logger.info("Session of user %s is no longer valid; closing 4401.", self.user_id)
             await self.shut(CLOSE_UNAUTHENTICATED)
             return
@@ -423,6 +435,22 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             self._revalidation.cancel()
         self._schedule_revalidation()
 
+    async def _session_user(self) -> Any:
+        """The session's user now, None if the session is gone, ``_UNKNOWN`` on a DB error."""
+        try:
+            return await arevalidate(self.session_key)
+        except _database_errors() as exc:
+            logger.info("Could not revalidate a socket of user %s (%s).", self.user_id, exc)
+            return _UNKNOWN
+
+    def _logs_in(self, user: Any) -> bool:
+        return user.is_authenticated and user.pk == self.user_id and user.is_active
+
+
+#: A revalidation that could not reach the database: keep the socket, check later.
+_UNKNOWN = object()
+#: How long a session that stopped logging its user in may take to get its new key.
+_CYCLE_GRACE_SECONDS = 0.5
 
 _tasks: set[asyncio.Future] = set()
 

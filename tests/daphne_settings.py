@@ -13,3 +13,6 @@ NOTIFICATIONS = {**NOTIFICATIONS, **json.loads(os.environ.get("TEST_NOTIFICATION
 
 # Origins a test's Daphne trusts, e.g. its own https:// origin when it serves TLS itself.
 CSRF_TRUSTED_ORIGINS = json.loads(os.environ.get("TEST_CSRF_TRUSTED_ORIGINS", "[]"))
+
+# A rotated key: the new one, and the old one still accepted (AUTH-08).
+SECRET_KEY_FALLBACKS = json.loads(os.environ.get("TEST_SECRET_KEY_FALLBACKS", "[]"))

@@ -78,7 +78,11 @@ async def test_user_change_closes_idle_sockets_at_once(alice, change):
 
 
 async def test_password_change_closes_old_socket_and_new_cookie_connects(alice):
-    """Django cycles the changing session's key: its old socket closes, the new cookie works."""
+    """Django cycles the changing session's key: its old socket closes, the new cookie works.
+
+    4440, not 4401: the session is gone, not logged out, so the client
+    reconnects with the cookie the browser now holds (and stays connected).
+    """
     cookie = await sync_to_async(session_cookie)(alice)
 
     @sync_to_async
@@ -99,20 +103,30 @@ async def test_password_change_closes_old_socket_and_new_cookie_connects(alice):
     async with connected(cookie=cookie) as ws:
         await handshake(ws)
         new_cookie = await change_password_in_that_session()
-        assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+        assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": 4440}
     assert new_cookie != cookie
     async with connected(cookie=new_cookie) as ws:
         assert (await handshake(ws))["type"] == "state"
 
 
-async def test_deleted_session_is_closed_4401_at_next_revalidation_without_traffic(alice):
-    """AUTH-07: a session deleted behind our back (no signal) is found by the periodic check."""
+async def test_deleted_session_is_closed_4440_at_next_revalidation_without_traffic(alice):
+    """AUTH-07: a session deleted behind our back (no signal) is found by the periodic check.
+
+    Closed 4440 (gone): the client reconnects once with its current cookie,
+    which, logging nobody in, is then refused 4401.
+    """
     cookie = await sync_to_async(session_cookie)(alice)
     with override_settings(NOTIFICATIONS={"REVALIDATE_SECONDS": 0.2}):
         async with connected(cookie=cookie) as ws:
             await handshake(ws)
             await sync_to_async(SessionStore(cookie.split("=", 1)[1]).delete)()
-            assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+            assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": 4440}
+        async with connected(cookie=cookie) as again:
+            await again.connect(timeout=5)
+            assert await again.receive_output(timeout=5) == {
+                "type": "websocket.close",
+                "code": 4401,
+            }
 
 
 async def test_logout_over_http_closes_that_sessions_sockets_only(alice):
@@ -143,6 +157,10 @@ async def test_logout_over_http_closes_that_sessions_sockets_only(alice):
         # Another browser of the same user stays connected.
         await other.send_json_to({"action": "ping"})
         assert (await other.receive_json_from(timeout=5))["type"] == "pong"
+    # AUTH-06: and the logged-out cookie cannot reconnect.
+    async with connected(cookie=cookie) as again:
+        await again.connect(timeout=5)
+        assert await again.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
 
 
 # The handshake's fast lookups -----------------------------------------------------
@@ -199,3 +217,74 @@ async def test_other_session_engines_and_backends_use_their_own_api(alice, setti
     cookie = await sync_to_async(session_cookie)(alice)
     async with connected(cookie=cookie) as ws:
         assert (await handshake(ws))["type"] == "state"
+
+
+async def test_rotated_secret_key_through_daphne_keeps_socket_and_http_session(alice, redis_layer):
+    """AUTH-08 across processes: a Daphne running the new key, the old one in the fallbacks.
+
+    The cookie was issued under the old key. The socket authenticates; the
+    first HTTP request stays logged in, and Django gives the session a new key
+    (``cycle_key``) in its ``Set-Cookie``. The socket's next revalidation finds
+    the old key gone and closes it 4440 (reconnect), not 4401 (logged out);
+    the reconnect with the browser's new cookie is logged in.
+    """
+    import asyncio
+    import json
+    import urllib.error
+    import urllib.request
+    from http.cookies import SimpleCookie
+
+    import websockets
+
+    from tests.conftest import DaphneServer, database_url_for_children
+
+    with override_settings(SECRET_KEY=OLD_KEY):
+        cookie = await sync_to_async(session_cookie)(alice)
+    server = await sync_to_async(DaphneServer)(
+        database_url_for_children(),
+        redis_layer,
+        "tests.daphne_settings",
+        extra_env={
+            "DJANGO_SECRET_KEY": NEW_KEY,
+            "TEST_SECRET_KEY_FALLBACKS": json.dumps([OLD_KEY]),
+            "TEST_NOTIFICATIONS": json.dumps({"REVALIDATE_SECONDS": 0.5}),
+        },
+    )
+
+    def get(path, cookie):
+        request = urllib.request.Request(server.url + path, headers={"Cookie": cookie})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.headers.get_all("Set-Cookie") or []
+        except urllib.error.HTTPError as error:
+            return error.code, []
+
+    def connect(cookie):
+        return websockets.connect(
+            server.ws_url, additional_headers={"Cookie": cookie, "Origin": server.url}
+        )
+
+    async def next_frame(ws):
+        return json.loads(await asyncio.wait_for(ws.recv(), 5))
+
+    try:
+        async with connect(cookie) as ws:
+            assert (await next_frame(ws))["type"] == "state"
+            status, set_cookies = await asyncio.to_thread(
+                get, "/notifications/api/unread-count/", cookie
+            )
+            assert status == 200
+            [morsel] = [m for c in set_cookies for m in SimpleCookie(c).values()]
+            new_cookie = f"{morsel.key}={morsel.value}"
+            assert new_cookie != cookie
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                while True:
+                    await next_frame(ws)
+            assert closed.value.rcvd.code == 4440
+        async with connect(new_cookie) as ws:
+            assert (await next_frame(ws))["type"] == "state"
+        assert (await asyncio.to_thread(get, "/notifications/api/unread-count/", new_cookie))[
+            0
+        ] == 200
+    finally:
+        await sync_to_async(server.stop)()

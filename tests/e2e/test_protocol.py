@@ -315,3 +315,19 @@ def test_a_server_that_stops_answering_pings_is_dropped_and_reconnected(
     page.clock.run_for(3_500)  # first retry: 0.25-3 s
     server.wait(lambda: len(server.sockets) == 2, what="a reconnect")
     expect(page.locator(BELL)).to_have_attribute("data-notifications-status", "connected")
+
+
+def test_4440_session_gone_reconnects_and_a_4401_then_stops(fake_page):
+    """AUTH-08: a session given a new key is closed 4440; the tab reconnects (new cookie).
+
+    Had the browser's cookie logged nobody in, that handshake would be closed
+    4401, and the tab stops there.
+    """
+    page, server = fake_page()
+    server.current.close(code=4440, reason="session gone")
+    server.wait(lambda: len(server.sockets) == 2, timeout=5, what="a reconnect")
+    expect(page.locator(BELL)).to_have_attribute("data-notifications-status", "connected")
+    server.current.close(code=4401, reason="logged out")
+    expect(page.locator(BELL)).to_have_attribute("data-notifications-status", "offline")
+    page.wait_for_timeout(500)
+    assert len(server.sockets) == 2

@@ -22,7 +22,8 @@
 //   4503        normal(attempt): the server cannot deliver live right now (polls
 //               meanwhile)
 //   any other   normal(attempt) (1000, 1001, 1006, 1011, 1012, 4000 heartbeat
-//               timeout, ...)
+//               timeout, 4440 session gone: the browser's cookie may log in
+//               under a new session key; if not, that handshake gets 4401, ...)
 //
 // In Python: floor + random * (min(30000, 3000 * 2 ** attempt) - floor).
 // There is never a retry without a delay of at least 250 ms, so a server that
