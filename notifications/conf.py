@@ -59,8 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "ACK_TIMEOUT_SECONDS": 30.0,
     # Seconds between re-checks of each socket's session, whether or not the
     # client sends anything: a socket whose session expired or was deleted is
-    # closed with 4440 (reconnect with the current cookie). Logout, a password change, deactivation and deletion
-    # of the user close its sockets at once anyway.
+    # closed with 4440 (reconnect with the current cookie). Logout, a password
+    # change, deactivation and deletion of the user close its sockets at once.
     "REVALIDATE_SECONDS": 60,
     # Largest JSON-encoded ``data`` accepted for one notification, in bytes.
     "MAX_DATA_BYTES": 8192,
