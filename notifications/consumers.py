@@ -313,6 +313,12 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         except InvalidParams as exc:
             await self._error("invalid_params", str(exc))
             return
+        except Exception:
+            # A bug or an outage in one handler: say whose socket and which action,
+            # never the frame (the client's data), and let Channels close only this
+            # socket (Daphne sends 1011).
+            logger.exception("Socket of user %s: action %r failed.", self.user_id, action)
+            raise
         if reply is None or self._closed:
             return
         ref = message.get("ref")
