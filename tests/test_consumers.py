@@ -129,6 +129,11 @@ async def test_sync_ignores_injected_user_fields(alice, bob):
         ('{"action": "sync", "after": -1}', "invalid_params"),
         ('{"action": "sync", "after": 0, "limit": 100000}', "invalid_params"),
         ('{"action": "ping", "extra": 1}', "invalid_params"),
+        # WS-07: a frame dressed as a server event reaches no handler.
+        ('{"type": "notification.created", "notification": {"id": 1}}', "unknown_action"),
+        # IDOR-01/02: the socket has no state-changing action at all (HTTP has them).
+        ('{"action": "mark_read", "id": 1}', "unknown_action"),
+        ('{"action": "mark_all_read"}', "unknown_action"),
     ],
 )
 async def test_bad_frames_get_error_and_socket_stays_open(alice, frame, code):
@@ -279,3 +284,38 @@ async def test_flood_is_logged_once_per_socket_with_a_count(alice, caplog):
     records = [r for r in caplog.records if "rate limit" in r.getMessage()]
     assert len(records) == 1, [r.getMessage() for r in records]
     assert "200 frame(s) received" in records[0].getMessage()
+
+
+async def test_a_failing_handler_closes_only_its_socket_and_logs_who_not_what(
+    alice, bob, monkeypatch, caplog
+):
+    """LIFE-05: an exception in one handler: that socket ends, the log names the user only."""
+    import logging
+
+    from notifications import consumers
+
+    real = consumers._state
+
+    async def failing_once(user_id):
+        monkeypatch.setattr(consumers, "_state", real)
+        raise RuntimeError("database went away")
+
+    async with connected(bob) as other:
+        await handshake(other)
+        # The communicator re-raises the application's exception (Daphne would
+        # log it and close the socket 1011), again when it is disconnected.
+        with (
+            caplog.at_level(logging.ERROR, logger="notifications.consumers"),
+            pytest.raises(RuntimeError, match="database went away"),
+        ):
+            async with connected(alice) as failing:
+                await handshake(failing)
+                monkeypatch.setattr(consumers, "_state", failing_once)
+                await failing.send_json_to({"action": "ping", "ref": "secret-payload"})
+                await failing.receive_output(timeout=5)
+        await other.send_json_to({"action": "ping"})
+        assert (await other.receive_json_from(timeout=5))["type"] == "pong"
+    [record] = [r for r in caplog.records if r.name == "notifications.consumers"]
+    assert f"user {alice.pk}" in record.getMessage()
+    assert "'ping'" in record.getMessage()
+    assert "secret-payload" not in caplog.text
