@@ -758,3 +758,26 @@ async def test_client_that_stops_answering_is_dropped_after_ping_timeout(
             pytest.fail(f"still present in Redis after the drop:\n{server.output()}")
     finally:
         await sync_to_async(server.stop)()
+
+
+async def test_autobahn_quick_set_has_no_failure_beyond_daphnes_known_ones():
+    """WS-14: kosoku's Autobahn cases but 9.* (sizes), 12.* and 13.* (deflate), ~6 s.
+
+    ``bench/autobahn.py`` runs all 517 (30 known failures, about 30 s).
+    """
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    pytest.importorskip("kosoku")
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "bench/autobahn.py", "-x", "9.*", "-x", "12.*", "-x", "13.*"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 new" in result.stdout
