@@ -1,4 +1,4 @@
-"""A bare ASGI echo application, for Autobahn's fuzzing cases (``bench/autobahn.py``).
+"""A bare ASGI echo application, for Autobahn's fuzzing cases (``bench/compliance.py``).
 
 The cases need a peer that echoes every message; the notifications socket
 answers only its own protocol (and needs a session), so the suite runs here

@@ -763,7 +763,7 @@ async def test_client_that_stops_answering_is_dropped_after_ping_timeout(
 async def test_autobahn_quick_set_has_no_failure_beyond_daphnes_known_ones():
     """WS-14: kosoku's Autobahn cases but 9.* (sizes), 12.* and 13.* (deflate), ~6 s.
 
-    ``bench/autobahn.py`` runs all 517 (30 known failures, about 30 s).
+    ``bench/compliance.py`` runs all 517 (30 known failures, about 30 s).
     """
     import subprocess
     import sys
@@ -773,7 +773,7 @@ async def test_autobahn_quick_set_has_no_failure_beyond_daphnes_known_ones():
     pytest.importorskip("kosoku")
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "bench/autobahn.py", "-x", "9.*", "-x", "12.*", "-x", "13.*"],
+        [sys.executable, "bench/compliance.py", "-x", "9.*", "-x", "12.*", "-x", "13.*"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,9 +1,9 @@
 """Protocol compliance: kosoku runs Autobahn|Testsuite's fuzzing cases against Daphne.
 
     .venv/bin/pip install -r bench/requirements.txt
-    .venv/bin/python bench/autobahn.py                     # all 517 cases, Daphne's defaults
-    .venv/bin/python bench/autobahn.py --max-message-size 65536   # our deploy flag
-    .venv/bin/python bench/autobahn.py -x "9.*" -x "12.*" -x "13.*"   # the quick set
+    .venv/bin/python bench/compliance.py                     # all 517 cases, Daphne's defaults
+    .venv/bin/python bench/compliance.py --max-message-size 65536   # our deploy flag
+    .venv/bin/python bench/compliance.py -x "9.*" -x "12.*" -x "13.*"   # the quick set
 
 It starts ``python -m daphne`` on a free loopback port serving
 ``bench/echo_asgi.py`` (Autobahn's cases need an echo peer), runs the cases
