@@ -462,3 +462,12 @@ def test_unstorable_text_never_reaches_the_database(alice, text):
     with pytest.raises(ValidationError):
         notifications.send(alice, text)
     assert not Notification.objects.exists()
+
+
+def test_list_ignores_an_injected_user_or_recipient_parameter(as_alice, alice, bob):
+    """IDOR-04: ``?user=<B>`` (or ``recipient``) changes nothing: the list is the requester's."""
+    notifications.send(bob, "for bob")
+    notifications.send(alice, "for alice")
+    for query in (f"?user={bob.pk}", f"?recipient={bob.pk}", f"?after=0&user={bob.pk}"):
+        data = as_alice.get(list_url() + query).json()
+        assert [n["message"] for n in data["results"]] == ["for alice"], query
