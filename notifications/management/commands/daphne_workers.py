@@ -57,6 +57,7 @@ class Command(BaseCommand):
                 "transport: set REDIS_URL (or a channels-redis CHANNEL_LAYERS entry) so "
                 "pushes reach the sockets of every worker."
             )
+        _refuse_unlimited_messages(options["daphne_args"])
         application = options["application"] or _application_path()
         sockets = _listen(options["bind"], options["port"], workers, options["backlog"])
         self.stdout.write(
@@ -66,6 +67,20 @@ class Command(BaseCommand):
         )
         supervisor = _Supervisor(sockets, application, options["daphne_args"], self.stderr)
         supervisor.run()
+
+
+def _refuse_unlimited_messages(daphne_args: list[str]) -> None:
+    """Refuse ``--websocket-max-message-size 0``: Daphne would accept messages of any size."""
+    flag = "--websocket-max-message-size"
+    for i, arg in enumerate(daphne_args):
+        value = daphne_args[i + 1] if arg == flag and i + 1 < len(daphne_args) else None
+        if arg.startswith(flag + "="):
+            value = arg.split("=", 1)[1]
+        if value is not None and value.strip() == "0":
+            raise CommandError(
+                f"{flag} 0 switches Daphne's message size limit off (CVE-2026-44545): "
+                f"clients only send tiny control frames, so pass {flag} 65536."
+            )
 
 
 def _application_path() -> str:
