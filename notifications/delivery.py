@@ -845,8 +845,11 @@ class ChannelLayerTransport(_MessageTransport):
                     try:
                         # An idle hub must wake up to refresh too, or a group_expiry
                         # shorter than REFRESH + this wait would drop it (DEL-07).
-                        wait = min(30.0, conf.get("GROUP_REFRESH_SECONDS"))
-                        message = await asyncio.wait_for(layer.receive(channel), wait)
+                        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can
+                        # turn the hub's own cancellation into a TimeoutError when
+                        # both happen at once, and the loop would never stop.
+                        async with asyncio.timeout(min(30.0, conf.get("GROUP_REFRESH_SECONDS"))):
+                            message = await layer.receive(channel)
                     except TimeoutError:
                         continue
                     if message.get("type") == self.EVENT:
