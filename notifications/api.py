@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from . import preferences
 from .constants import Level
 from .validators import validate_data
 
@@ -72,9 +73,15 @@ def send(
         )
     except ValidationError as exc:
         errors = {**exc.error_dict, **errors}
+    try:
+        preferences.validate_category(category)
+    except ValidationError as exc:
+        errors.setdefault("category", []).extend(exc.error_list)
     if errors:
         raise ValidationError(errors)
-    return Notification.objects.create_for(recipient_ids(recipient), template)
+    # Users who muted the category in-app get no row (one query for all of them).
+    user_ids = preferences.enabled_for(recipient_ids(recipient), category, preferences.INAPP)
+    return Notification.objects.create_for(user_ids, template)
 
 
 def recipient_ids(recipient: Recipient) -> list[Any]:

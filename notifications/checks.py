@@ -666,3 +666,69 @@ def check_static_files_served(app_configs: Any = None, **kwargs: Any) -> list[Ch
             id="notifications.W103",
         )
     ]
+
+
+@register(TAG)
+def check_categories(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Report a malformed ``CATEGORIES`` now rather than at the first send."""
+    from .preferences import categories
+
+    try:
+        categories()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="See the README's Categories section for the shape.",
+                id="notifications.E201",
+            )
+        ]
+    return []
+
+
+@register(TAG, "database")
+def check_undeclared_categories(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """List categories the admin's compose form has sent (its history) that are not declared.
+
+    A database check: run by ``migrate`` and ``check --database default``.
+    Re-sending one of those from the admin would now fail.
+    """
+    from django.db import DatabaseError
+
+    from .models import Broadcast
+    from .preferences import categories
+
+    if not databases:
+        return []
+    try:
+        declared = categories()
+    except ImproperlyConfigured:
+        return []  # E201 reports it.
+    if not declared:
+        return []
+    messages: list[CheckMessage] = []
+    for alias in databases:
+        try:
+            used = set(
+                Broadcast.objects.using(alias)
+                .exclude(category="")
+                .values_list("category", flat=True)
+                .distinct()
+            )
+        except DatabaseError:
+            continue  # Not migrated yet.
+        undeclared = sorted(used - set(declared))
+        if undeclared:
+            messages.append(
+                Warning(
+                    f"The admin's compose form sent categories that NOTIFICATIONS"
+                    f'["CATEGORIES"] does not declare: {", ".join(undeclared)} '
+                    f"(database {alias!r}).",
+                    hint="Declare them, or rename them in the broadcast history; send() "
+                    "refuses undeclared categories.",
+                    id="notifications.W201",
+                )
+            )
+    return messages

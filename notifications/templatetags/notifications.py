@@ -52,6 +52,7 @@ def notifications_live(context: template.Context, nonce: Any = None) -> dict[str
         "enabled": True,
         "nonce": csp_nonce(context, request, nonce),
         "history_url": reverse("notifications:history"),
+        "preferences_url": _preferences_url(),
         # The real count without JavaScript (the bell is then a link to the history).
         "unread_count": _unread_count(user),
         # Escaped by format_html_join; attribute values only, never markup.
@@ -118,3 +119,10 @@ def _unread_count(user: Any) -> int:
     from ..models import Notification  # The app registry is ready when a template renders.
 
     return Notification.objects.for_user(user).unread().count()
+
+
+def _preferences_url() -> str:
+    """The preferences page, when the project declared categories to choose from."""
+    from ..preferences import categories
+
+    return reverse("notifications:preferences") if categories() else ""
