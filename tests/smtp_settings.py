@@ -13,7 +13,7 @@ EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 EMAIL_HOST = "127.0.0.1"
 EMAIL_PORT = int(os.environ.get("TEST_SMTP_PORT", "25"))
 EMAIL_TIMEOUT = 10
-NOTIFICATIONS = {  # noqa: F405
+NOTIFICATIONS = {
     **NOTIFICATIONS,  # noqa: F405
     "EMAIL_DELAY_MINUTES": 0,
     **json.loads(os.environ.get("TEST_NOTIFICATIONS", "{}")),

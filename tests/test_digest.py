@@ -20,7 +20,6 @@ import notifications
 from notifications import digest
 from notifications.models import Notification, NotificationPreference
 from notifications.preference_views import unsubscribe_token, unsubscribe_url
-
 from tests.conftest import ROOT, database_url_for_children, free_port
 
 CATEGORIES = {
@@ -270,7 +269,11 @@ def test_digest_over_real_smtp(carol, smtp, settings):
     assert digest.send_digests().emails == 1
     [(recipients, message)] = inbox.messages
     assert recipients == ["carol@example.com"]
-    assert str(message["List-Unsubscribe"]).strip().startswith("<https://example.com/notifications/unsubscribe/")
+    assert (
+        str(message["List-Unsubscribe"])
+        .strip()
+        .startswith("<https://example.com/notifications/unsubscribe/")
+    )
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert "Real: Über SMTP" in body_text(message)
     assert "<strong>Real</strong>" in message.get_body(preferencelist=("html",)).get_content()
@@ -294,7 +297,7 @@ def test_two_runs_at_once_never_email_a_notification_twice(make_user, smtp):
         for _ in range(2)
     ]
     outputs = [run.communicate(timeout=90) for run in runs]
-    for run, (out, err) in zip(runs, outputs, strict=True):
+    for run, (_out, err) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, err.decode()
     listed = []
     for _recipients, message in inbox.messages:
