@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, router
 
-from . import preferences
+from . import preferences, webpush
 from .constants import Level
 from .validators import validate_data
 
@@ -81,7 +81,10 @@ def send(
         raise ValidationError(errors)
     # Users who muted the category in-app get no row (one query for all of them).
     user_ids = preferences.enabled_for(recipient_ids(recipient), category, preferences.INAPP)
-    return Notification.objects.create_for(user_ids, template)
+    created = Notification.objects.create_for(user_ids, template)
+    # Browsers of recipients with no open tab, after commit (nothing without VAPID keys).
+    webpush.schedule(created, category, using=router.db_for_write(Notification))
+    return created
 
 
 def recipient_ids(recipient: Recipient) -> list[Any]:

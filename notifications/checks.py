@@ -732,3 +732,85 @@ def check_undeclared_categories(
                 )
             )
     return messages
+
+
+@register(TAG)
+def check_webpush(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Check the VAPID settings once either key is set."""
+    import base64
+    import binascii
+
+    public = conf.get("WEBPUSH_VAPID_PUBLIC_KEY")
+    private = conf.get("WEBPUSH_VAPID_PRIVATE_KEY")
+    if not (public or private):
+        return []
+    hint = "Generate a pair with: python manage.py notifications_vapid_keys"
+
+    def raw(value: Any) -> bytes | None:
+        if not isinstance(value, str):
+            return None
+        try:
+            return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        except (binascii.Error, ValueError):
+            return None
+
+    messages: list[CheckMessage] = []
+    public_raw, private_raw = raw(public), raw(private)
+    if public_raw is None or len(public_raw) != 65:
+        messages.append(
+            Error(
+                "WEBPUSH_VAPID_PUBLIC_KEY must be the base64url uncompressed P-256 point "
+                "(65 bytes).",
+                hint=hint,
+                id="notifications.E202",
+            )
+        )
+    if private_raw is None or len(private_raw) != 32:
+        messages.append(
+            Error(
+                "WEBPUSH_VAPID_PRIVATE_KEY must be the base64url raw P-256 key (32 bytes).",
+                hint=hint,
+                id="notifications.E202",
+            )
+        )
+    elif public_raw is not None and len(public_raw) == 65:
+        try:
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import ec
+        except ImportError:
+            pass
+        else:
+            key = ec.derive_private_key(int.from_bytes(private_raw, "big"), ec.SECP256R1())
+            derived = key.public_key().public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+            )
+            if derived != public_raw:
+                messages.append(
+                    Error(
+                        "WEBPUSH_VAPID_PUBLIC_KEY is not the public key of "
+                        "WEBPUSH_VAPID_PRIVATE_KEY: push services would refuse every push.",
+                        hint=hint,
+                        id="notifications.E202",
+                    )
+                )
+    subject = conf.get("WEBPUSH_VAPID_SUBJECT")
+    if not (isinstance(subject, str) and subject.startswith(("mailto:", "https://"))):
+        messages.append(
+            Error(
+                "WEBPUSH_VAPID_SUBJECT must be a mailto: or https:// contact for the push "
+                f"services, not {subject!r}.",
+                hint='e.g. "mailto:admin@example.com"',
+                id="notifications.E203",
+            )
+        )
+    from .webpush import available
+
+    if not available():
+        messages.append(
+            Warning(
+                "VAPID keys are set but pywebpush is not installed: no push is sent.",
+                hint='pip install "django-realtime-notifications[webpush]"',
+                id="notifications.W202",
+            )
+        )
+    return messages
