@@ -111,6 +111,8 @@ DEFAULTS: dict[str, Any] = {
     "WEBPUSH_VAPID_SUBJECT": "",
     # Seconds one push request may take before it is given up.
     "WEBPUSH_TIMEOUT_SECONDS": 5.0,
+    # Browser client: prefix the tab title with the unread count, "(3) Page".
+    "TITLE_COUNT": True,
     # Browser client: play a short sound with a desktop notification.
     "DESKTOP_SOUND": False,
     # Dotted path of a function user -> language code for per-recipient text;

@@ -53,6 +53,7 @@ def notifications_live(context: template.Context, nonce: Any = None) -> dict[str
         "nonce": csp_nonce(context, request, nonce),
         "history_url": reverse("notifications:history"),
         "preferences_url": _preferences_url(),
+        **_reach(),
         # The real count without JavaScript (the bell is then a link to the history).
         "unread_count": _unread_count(user),
         # Escaped by format_html_join; attribute values only, never markup.
@@ -126,3 +127,22 @@ def _preferences_url() -> str:
     from ..preferences import categories
 
     return reverse("notifications:preferences") if categories() else ""
+
+
+def _reach() -> dict[str, Any]:
+    """Options of the desktop alerts and Web Push buttons (client/alerts.js, client/push.js)."""
+    from ..webpush import configured
+
+    attrs = {
+        "title-count": "true" if conf.get("TITLE_COUNT") else "false",
+        "sound": "true" if conf.get("DESKTOP_SOUND") else "false",
+    }
+    push = configured()
+    if push:
+        attrs |= {
+            "push-config-url": reverse("notifications:api-push"),
+            "push-subscribe-url": reverse("notifications:api-push-subscribe"),
+            "push-unsubscribe-url": reverse("notifications:api-push-unsubscribe"),
+            "service-worker-url": reverse("notifications:service-worker"),
+        }
+    return {"push": push, "reach_attrs": format_html_join(" ", 'data-{}="{}"', attrs.items())}
