@@ -24,6 +24,12 @@ in your own way with ``SILENCED_SYSTEM_CHECKS = ["notifications.W002"]``.
 ``notifications.W005``    no websocket route to ``NotificationConsumer``
 ``notifications.W006``    channels-redis ``group_expiry`` ≤ ``GROUP_REFRESH_SECONDS``
                           (the "channel_layer" transport)
+``notifications.E201``    malformed ``CATEGORIES``
+``notifications.W201``    the compose form's history has undeclared categories
+                          (a database check)
+``notifications.E202``    a malformed or mismatched VAPID key
+``notifications.E203``    VAPID keys without a mailto:/https: subject
+``notifications.W202``    VAPID keys without pywebpush (the [webpush] extra)
 ========================  ==================================================
 """
 

@@ -13,7 +13,14 @@ class Command(BaseCommand):
         "settings to paste. Keep the private key secret (e.g. an environment variable)."
     )
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--env",
+            action="store_true",
+            help="Print NAME=value lines for a shell or an .env file instead.",
+        )
+
+    def handle(self, *args: Any, env: bool = False, **options: Any) -> None:
         try:
             from cryptography.hazmat.primitives import serialization
             from py_vapid import Vapid02
@@ -33,6 +40,11 @@ class Command(BaseCommand):
                 serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
             )
         )
+        if env:
+            self.stdout.write(
+                f"WEBPUSH_VAPID_PUBLIC_KEY={public}\nWEBPUSH_VAPID_PRIVATE_KEY={private}\n"
+            )
+            return
         self.stdout.write(
             "# NOTIFICATIONS in settings.py (the private key better from the environment):\n"
             f'"WEBPUSH_VAPID_PUBLIC_KEY": "{public}",\n'
