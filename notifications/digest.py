@@ -5,10 +5,11 @@ minutes). Each run emails every user who has notifications that are unread,
 older than ``EMAIL_DELAY_MINUTES`` and not yet emailed, through Django's email
 backend: one digest per user listing up to ``EMAIL_DIGEST_LIMIT`` of them.
 
-Runs may overlap (two cron hosts, a slow run): rows are *claimed* first, in a
-short transaction that locks them with ``SELECT ... FOR UPDATE SKIP LOCKED``
-and sets ``emailed_at``; a concurrent run skips locked rows and no longer
-matches committed ones, so no notification is emailed twice. (SQLite has no
+Runs may overlap (two cron hosts, a slow run): users are *claimed* first, in
+a short transaction that locks their ``Inbox`` rows with ``SELECT ... FOR
+UPDATE SKIP LOCKED`` and sets ``emailed_at`` on their pending rows; a
+concurrent run skips locked users and no longer matches committed rows, so no
+notification is emailed twice and nobody gets two digests at once. (SQLite has no
 row locks: its write lock serialises the claims.) The email is sent after the
 claim commits; if sending a user's digest fails, that user's rows are
 released for the next run.
@@ -101,7 +102,7 @@ def _claim(now: datetime, db: str, after_user: Any, batch: int) -> tuple[dict[An
     Return ``({user id: [notifications]}, last user id looked at)``; the user
     id is None when no user is left.
     """
-    from .models import Notification
+    from .models import Inbox, Notification
 
     base = pending(now, using=db)
     if after_user is not None:
@@ -111,11 +112,21 @@ def _claim(now: datetime, db: str, after_user: Any, batch: int) -> tuple[dict[An
     )
     if not users:
         return {}, None
+    last = users[-1]
     locking = connections[db].features.has_select_for_update_skip_locked
     with transaction.atomic(using=db):
-        rows = base.filter(recipient_id__in=users).order_by("recipient_id", "-cursor")
         if locking:
-            rows = rows.select_for_update(skip_locked=True)
+            # Claim users, not rows: each user's Inbox row, locked, skipping those
+            # another run holds, so one user's rows never split between two runs
+            # (two digests at once). Their rows are read after the lock: what a
+            # run that held it committed is emailed already and no longer matches.
+            users = list(
+                Inbox.objects.using(db)
+                .filter(user_id__in=users)
+                .select_for_update(skip_locked=True)
+                .values_list("user_id", flat=True)
+            )
+        rows = base.filter(recipient_id__in=users).order_by("recipient_id", "-cursor")
         claimed = list(rows)
         if claimed:
             Notification.objects.using(db).filter(pk__in=[n.pk for n in claimed]).update(
@@ -124,7 +135,7 @@ def _claim(now: datetime, db: str, after_user: Any, batch: int) -> tuple[dict[An
     by_user: dict[Any, list] = {}
     for notification in claimed:
         by_user.setdefault(notification.recipient_id, []).append(notification)
-    return by_user, users[-1]
+    return by_user, last
 
 
 def _email(claimed: dict[Any, list], base: str, mail: Any, db: str, result: Result) -> None:
