@@ -312,3 +312,10 @@ def test_one_users_choice_never_touches_another(client, alice, bob):
 
 def test_migrations_are_in_step():
     call_command("makemigrations", "notifications", "--check", "--dry-run", verbosity=0)
+
+
+def test_admin_lists_preferences(admin_client, alice):
+    mute(alice, "billing", "email")
+    page = admin_client.get(reverse("admin:notifications_notificationpreference_changelist"))
+    assert page.status_code == 200
+    assert b"billing" in page.content

@@ -420,3 +420,10 @@ def test_checks_report_bad_web_push_settings(settings, override, check_id):
 
 def test_checks_accept_good_web_push_settings():
     assert checks.check_webpush() == []
+
+
+def test_admin_lists_subscriptions_and_cannot_add_them(admin_client, alice, service):
+    Browser(service, "x").subscribe(alice)
+    page = admin_client.get(reverse("admin:notifications_pushsubscription_changelist"))
+    assert page.status_code == 200 and b"alice" in page.content
+    assert admin_client.get(reverse("admin:notifications_pushsubscription_add")).status_code == 403
