@@ -219,3 +219,35 @@ def wait_offline(user, timeout=10.0):
     while key in (delivery.online([key]) or set()):
         assert time.monotonic() < deadline, "the closed tab's socket stayed present"
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_preferences_page_and_reach_buttons_pass_axe(page_for, alice, reach, scheme):
+    from tests.e2e.axe import describe, run_axe
+
+    page = page_for(alice, color_scheme=scheme)
+    page.goto(reach + "/notifications/preferences/")
+    connected(page)
+    violations = run_axe(page)
+    assert violations == [], "axe found:\n" + describe(violations)
+    page.locator(BELL).click()
+    expect(page.locator("[data-notifications-push-toggle]")).to_be_visible()
+    violations = run_axe(page, include="[data-notifications-inbox]")
+    assert violations == [], "axe found:\n" + describe(violations)
+
+
+def test_preferences_screenshot(page_for, alice, reach, artifacts):
+    """The preferences page as the README shows it (`make screenshots` refreshes docs/)."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    page = page_for(alice, viewport={"width": 900, "height": 560})
+    page.goto(reach + "/notifications/preferences/")
+    connected(page)
+    path = artifacts / "preferences.png"
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000
+    if os.environ.get("NOTIFICATIONS_UPDATE_SCREENSHOTS") == "1":
+        docs = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+        shutil.copy(path, docs / "preferences.png")
