@@ -20,6 +20,7 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
+demo: export DEMO_CATEGORIES = 1
 demo: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_users
@@ -58,7 +59,7 @@ test-matrix: $(VENV)/.installed $(E2E_NODE)
 # Refresh docs/screenshots/ (four widths, both themes) and the README's picture.
 screenshots: $(VENV)/.installed $(E2E_NODE)
 	NOTIFICATIONS_UPDATE_SCREENSHOTS=1 DATABASE_URL=$(PG_URL) REDIS_URL=$(REDIS) \
-		$(PY) -m pytest tests/e2e/test_layout.py tests/e2e/test_client.py -k "fits or screenshot" -q
+		$(PY) -m pytest tests/e2e/test_layout.py tests/e2e/test_client.py tests/e2e/test_reach.py -k "fits or screenshot" -q
 
 # Figures go to BENCHMARKS.md. PostgreSQL + Redis, like production.
 bench: $(VENV)/.installed

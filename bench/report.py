@@ -22,15 +22,16 @@ def ratio(ours: float | None, reference: float | None) -> str:
 
 def fanout(results: dict) -> list[str]:
     lines = [
-        "| connected users | ours | bare `websockets` | ratio | stock channels-redis "
-        "| lost (ours / stock) |",
-        "|---|---|---|---|---|---|",
+        "| connected users | ours | of which the `send()` call | bare `websockets` | ratio "
+        "| stock channels-redis | lost (ours / stock) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for n, kinds in sorted(results["fanout"].items(), key=lambda item: int(item[0])):
         ours, ref, stock = kinds.get("ours", {}), kinds.get("reference", {}), kinds.get("stock", {})
         stock_time = ms(stock.get("fanout_s")) if stock.get("fanout_s") else "incomplete"
         lines.append(
-            f"| {int(n):,} | {ms(ours.get('fanout_s'))} | {ms(ref.get('fanout_s'))} | "
+            f"| {int(n):,} | {ms(ours.get('fanout_s'))} | {ms(ours.get('send_call_s'))} | "
+            f"{ms(ref.get('fanout_s'))} | "
             f"{ratio(ours.get('fanout_s'), ref.get('fanout_s'))} | {stock_time} | "
             f"{ours.get('lost', '—')} of {ours.get('frames', '—')} / "
             f"{stock.get('lost', '—')} of {stock.get('frames', '—')} |"
@@ -49,9 +50,10 @@ def connect(results: dict) -> list[str]:
         "reference": "bare `websockets`",
         "daphne": "Daphne alone (bare ASGI app)",
         "stock": "stock Channels",
+        "uvicorn": "ours under uvicorn",
     }
     for n, kinds in sorted(results["fanout"].items(), key=lambda item: int(item[0])):
-        for kind in ("ours", "reference", "daphne", "stock"):
+        for kind in ("ours", "reference", "daphne", "stock", "uvicorn"):
             r = kinds.get(kind)
             if not r:
                 continue

@@ -11,7 +11,10 @@ Three servers, one at a time, on the same machine and the same data:
 * ``reference``: ``bench/reference.py``, a bare ``websockets`` server doing the
   same socket job (the Python limit);
 * ``stock``: a tutorial Channels consumer on channels-redis, one group per
-  user and a ``group_send`` per recipient (fan-out only, for the plot).
+  user and a ``group_send`` per recipient (fan-out only, for the plot);
+* ``daphne``: a bare ASGI app under Daphne (connect figures only: Daphne's floor);
+* ``uvicorn``: the product's application under uvicorn instead of Daphne (2 000
+  sockets and up): what share of the connect cost and memory is Daphne's.
 
 The clients are another process (``bench/clients.py``); the sender is this
 one: ``notifications.send()`` for ours, one Redis ``PUBLISH`` of the same
@@ -155,6 +158,33 @@ class Server:
                     app,
                 ]
             ]
+        if kind == "uvicorn":
+            # The same application under another ASGI server: what Daphne's share is.
+            commands = [
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--backlog",
+                    "2048",
+                    "--ws",
+                    "websockets",
+                    "--ws-max-size",
+                    "65536",
+                    "--ws-ping-interval",
+                    "30",
+                    "--ws-ping-timeout",
+                    "30",
+                    "--lifespan",
+                    "off",
+                    "--no-access-log",
+                    "bench.server:application",
+                ]
+            ]
         if kind == "reference" and workers > 1:
             # Several reference processes on one port, with SO_REUSEPORT, like daphne_workers.
             commands = [[*commands[0], "--reuse-port"] for _ in range(workers)]
@@ -284,7 +314,7 @@ def publish(entries: list[tuple[str, str, None]]) -> None:
 
 def send_to(kind: str, users: list, message: str = "bench fan-out") -> None:
     """One broadcast to ``users``, the way each server is sent to."""
-    if kind == "ours":
+    if kind in ("ours", "uvicorn"):
         notifications.send(get_user_model().objects.filter(pk__in=[u.pk for u in users]), message)
     elif kind == "reference":
         publish(
@@ -344,6 +374,34 @@ def open_all(clients: Clients, server: Server, cookies: list[str], in_flight: in
     return result
 
 
+def _profile(server: Server, name: str) -> subprocess.Popen | None:
+    """With BENCH_PROFILE=DIR, sample the server with py-spy (raw stacks) until stopped."""
+    if not (folder := os.environ.get("BENCH_PROFILE")):
+        return None
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    output = Path(folder) / f"{name}.txt"
+    spy = Path(sys.executable).with_name("py-spy")
+    command = [
+        str(spy) if spy.exists() else "py-spy",
+        "record",
+        "--format",
+        "raw",
+        "--rate",
+        "250",
+        "--nonblocking",
+    ]
+    command += ["--pid", str(server.process.pid), "--output", str(output)]
+    profiler = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)  # py-spy attaches.
+    return profiler
+
+
+def _stop(profiler: subprocess.Popen | None) -> None:
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)
+        profiler.wait(timeout=60)
+
+
 def scenario_connect_and_fanout(kind: str, users, cookies, n: int, rounds: int) -> dict:
     """Open n sockets (connect figures, memory), then broadcast to all n ``rounds`` times."""
     server = Server(kind)
@@ -354,7 +412,9 @@ def scenario_connect_and_fanout(kind: str, users, cookies, n: int, rounds: int) 
         open_all(clients, server, cookies[:1])
         time.sleep(0.5)
         before = server.stats(reset=True)
+        profiler = _profile(server, f"connect-{kind}-{n}")
         opened = open_all(clients, server, cookies[1:n])
+        _stop(profiler)
         time.sleep(1)
         after = server.stats(reset=True)
         result = {
@@ -369,20 +429,26 @@ def scenario_connect_and_fanout(kind: str, users, cookies, n: int, rounds: int) 
         }
         if kind == "daphne":  # The floor takes no pushes: connect figures only.
             return {**result, "fanout_s": None, "lost": 0, "frames": 0, "gc_max_ms_fanout": 0.0}
-        times, lost = [], 0
+        profiler = _profile(server, f"fanout-{kind}-{n}")
+        times, calls, lost = [], [], 0
         for r in range(rounds):
             clients.call("reset")
             started = time.monotonic()
             send_to(kind, users[:n], f"fan-out {r}")
+            calls.append(time.monotonic() - started)
             got = clients.call("collect", per_socket=1, timeout=120)
             times.append(got["last_at"] - started if got["short"] == 0 else float("nan"))
             lost += got["lost"]
+        _stop(profiler)
         stats = server.stats(reset=True)
         result.update(
             fanout_s=statistics.median(t for t in times if t == t)
             if any(t == t for t in times)
             else None,
             fanout_runs_s=times,
+            # The sender's share: rows, cursors and the publish (ours), the publish alone
+            # (the reference), every group_send (stock).
+            send_call_s=statistics.median(calls),
             lost=lost,
             frames=n * rounds,
             gc_max_ms_fanout=stats["gc_max_ms"],
@@ -712,6 +778,11 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated scenarios")
     parser.add_argument("--sizes", default="", help="fan-out sizes, e.g. 500,1000,2000,5000")
     parser.add_argument("--rounds", type=int, default=0)
+    parser.add_argument(
+        "--servers",
+        default="ours,reference,stock,daphne,uvicorn",
+        help="fan-out servers (uvicorn runs from 2 000 sockets up)",
+    )
     args = parser.parse_args()
 
     if problem := redis_problem(REDIS_URL):
@@ -750,7 +821,10 @@ def main() -> None:
         if "fanout" in only:
             results["fanout"] = {}
             for n in sizes:
-                for kind in [*kinds, "stock", "daphne"]:
+                servers = args.servers.split(",")
+                for kind in ["ours", "reference", "stock", "daphne", "uvicorn"]:
+                    if kind not in servers or (kind == "uvicorn" and n < 2000):
+                        continue
                     r = scenario_connect_and_fanout(kind, users, cookies, n, rounds)
                     results["fanout"].setdefault(str(n), {})[kind] = r
                     report_fanout(kind, r)
@@ -826,7 +900,16 @@ def report_fanout(kind: str, r: dict) -> None:
 def versions() -> dict:
     import importlib.metadata as md
 
-    names = ["django", "channels", "channels-redis", "daphne", "redis", "websockets", "twisted"]
+    names = [
+        "django",
+        "channels",
+        "channels-redis",
+        "daphne",
+        "redis",
+        "websockets",
+        "twisted",
+        "uvicorn",
+    ]
     found = {}
     for name in names:
         try:

@@ -362,3 +362,30 @@ class BroadcastAdmin(admin.ModelAdmin):
         query = urlencode({"created_at": obj.created_at.isoformat()})
         url = reverse("admin:notifications_notification_changelist") + "?" + query
         return format_html('<a href="{}">{}</a>', url, _("view"))
+
+
+# Reaching people who are not looking (preferences, Web Push) ---------------------------
+# Imported here, not at the top: keeps this addition in one place.
+from .models import NotificationPreference, PushSubscription  # noqa: E402
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    """Users' choices per category and channel (rows exist only where they chose)."""
+
+    list_display = ["user", "category", "channel", "enabled", "updated_at"]
+    list_filter = ["channel", "enabled", "category"]
+    search_fields = ["category"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(admin.ModelAdmin):
+    """Browsers subscribed to Web Push; delete one to stop pushing to it."""
+
+    list_display = ["user", "user_agent", "created_at", "last_push_at"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["endpoint", "p256dh", "auth", "user_agent", "created_at", "last_push_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # Only a browser can subscribe itself.

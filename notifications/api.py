@@ -7,8 +7,10 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, router
+from django.utils.functional import Promise
 
+from . import languages, preferences, webpush
 from .constants import Level
 from .validators import validate_data
 
@@ -24,15 +26,17 @@ _LEVEL_NAMES = {level.name.lower(): level for level in Level}
 
 def send(
     recipient: Recipient,
-    message: str,
+    message: str | Promise = "",
     *,
-    title: str = "",
+    title: str | Promise = "",
     level: int | str = Level.INFO,
     url: str = "",
     category: str = "",
     data: dict[str, Any] | None = None,
     actor: AbstractBaseUser | None = None,
     target: models.Model | None = None,
+    template_name: str = "",
+    params: dict[str, Any] | None = None,
 ) -> list[Notification]:
     """Create one notification per recipient and push each after commit.
 
@@ -43,11 +47,20 @@ def send(
     written. Runs a constant number of statements whatever the number of
     recipients: on PostgreSQL one writes every row and cursor, and, after
     commit, one counts unread notifications of the recipients who are online.
+
+    Text in each recipient's language: pass ``message`` (and ``title``) as
+    ``gettext_lazy(...)``, or ``template_name`` (rendered with ``params`` as the
+    message); it is rendered once per language of the recipients
+    (``LANGUAGE_FOR_USER``), at one more query and one insert per language.
     """
     # Imported here: the package root (which re-exports send) is imported
     # before the app registry is ready.
     from .models import Notification
 
+    localized = languages.is_localized(message, title, template_name)
+    raw = (message, title)
+    if localized:  # Validated in the current language; each language again below.
+        message, title = languages.render(message, title, template_name, params)
     template = Notification(
         title=title,
         message=message,
@@ -72,9 +85,21 @@ def send(
         )
     except ValidationError as exc:
         errors = {**exc.error_dict, **errors}
+    try:
+        preferences.validate_category(category)
+    except ValidationError as exc:
+        errors.setdefault("category", []).extend(exc.error_list)
     if errors:
         raise ValidationError(errors)
-    return Notification.objects.create_for(recipient_ids(recipient), template)
+    # Users who muted the category in-app get no row (one query for all of them).
+    user_ids = preferences.enabled_for(recipient_ids(recipient), category, preferences.INAPP)
+    if localized:
+        created = languages.create_localized(user_ids, template, template_name, params, raw)
+    else:
+        created = Notification.objects.create_for(user_ids, template)
+    # Browsers of recipients with no open tab, after commit (nothing without VAPID keys).
+    webpush.schedule(created, category, using=router.db_for_write(Notification))
+    return created
 
 
 def recipient_ids(recipient: Recipient) -> list[Any]:

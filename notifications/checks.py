@@ -25,6 +25,12 @@ in your own way with ``SILENCED_SYSTEM_CHECKS = ["notifications.W002"]``.
 ``notifications.W006``    channels-redis ``group_expiry`` ≤ ``GROUP_REFRESH_SECONDS``
                           (the "channel_layer" transport)
 ``notifications.W008``    redis-py, Twisted or autobahn older than their known CVE fixes
+``notifications.E201``    malformed ``CATEGORIES``
+``notifications.W201``    the compose form's history has undeclared categories
+                          (a database check)
+``notifications.E202``    a malformed or mismatched VAPID key
+``notifications.E203``    VAPID keys without a mailto:/https: subject
+``notifications.W202``    VAPID keys without pywebpush (the [webpush] extra)
 ========================  ==================================================
 """
 
@@ -692,3 +698,151 @@ def check_static_files_served(app_configs: Any = None, **kwargs: Any) -> list[Ch
             id="notifications.W103",
         )
     ]
+
+
+@register(TAG)
+def check_categories(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Report a malformed ``CATEGORIES`` now rather than at the first send."""
+    from .preferences import categories
+
+    try:
+        categories()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="See the README's Categories section for the shape.",
+                id="notifications.E201",
+            )
+        ]
+    return []
+
+
+@register(TAG, "database")
+def check_undeclared_categories(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """List categories the admin's compose form has sent (its history) that are not declared.
+
+    A database check: run by ``migrate`` and ``check --database default``.
+    Re-sending one of those from the admin would now fail.
+    """
+    from django.db import DatabaseError
+
+    from .models import Broadcast
+    from .preferences import categories
+
+    if not databases:
+        return []
+    try:
+        declared = categories()
+    except ImproperlyConfigured:
+        return []  # E201 reports it.
+    if not declared:
+        return []
+    messages: list[CheckMessage] = []
+    for alias in databases:
+        try:
+            used = set(
+                Broadcast.objects.using(alias)
+                .exclude(category="")
+                .values_list("category", flat=True)
+                .distinct()
+            )
+        except DatabaseError:
+            continue  # Not migrated yet.
+        undeclared = sorted(used - set(declared))
+        if undeclared:
+            messages.append(
+                Warning(
+                    f"The admin's compose form sent categories that NOTIFICATIONS"
+                    f'["CATEGORIES"] does not declare: {", ".join(undeclared)} '
+                    f"(database {alias!r}).",
+                    hint="Declare them, or rename them in the broadcast history; send() "
+                    "refuses undeclared categories.",
+                    id="notifications.W201",
+                )
+            )
+    return messages
+
+
+@register(TAG)
+def check_webpush(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Check the VAPID settings once either key is set."""
+    import base64
+    import binascii
+
+    public = conf.get("WEBPUSH_VAPID_PUBLIC_KEY")
+    private = conf.get("WEBPUSH_VAPID_PRIVATE_KEY")
+    if not (public or private):
+        return []
+    hint = "Generate a pair with: python manage.py notifications_vapid_keys"
+
+    def raw(value: Any) -> bytes | None:
+        if not isinstance(value, str):
+            return None
+        try:
+            return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        except (binascii.Error, ValueError):
+            return None
+
+    messages: list[CheckMessage] = []
+    public_raw, private_raw = raw(public), raw(private)
+    if public_raw is None or len(public_raw) != 65:
+        messages.append(
+            Error(
+                "WEBPUSH_VAPID_PUBLIC_KEY must be the base64url uncompressed P-256 point "
+                "(65 bytes).",
+                hint=hint,
+                id="notifications.E202",
+            )
+        )
+    if private_raw is None or len(private_raw) != 32:
+        messages.append(
+            Error(
+                "WEBPUSH_VAPID_PRIVATE_KEY must be the base64url raw P-256 key (32 bytes).",
+                hint=hint,
+                id="notifications.E202",
+            )
+        )
+    elif public_raw is not None and len(public_raw) == 65:
+        try:
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import ec
+        except ImportError:
+            pass
+        else:
+            key = ec.derive_private_key(int.from_bytes(private_raw, "big"), ec.SECP256R1())
+            derived = key.public_key().public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+            )
+            if derived != public_raw:
+                messages.append(
+                    Error(
+                        "WEBPUSH_VAPID_PUBLIC_KEY is not the public key of "
+                        "WEBPUSH_VAPID_PRIVATE_KEY: push services would refuse every push.",
+                        hint=hint,
+                        id="notifications.E202",
+                    )
+                )
+    subject = conf.get("WEBPUSH_VAPID_SUBJECT")
+    if not (isinstance(subject, str) and subject.startswith(("mailto:", "https://"))):
+        messages.append(
+            Error(
+                "WEBPUSH_VAPID_SUBJECT must be a mailto: or https:// contact for the push "
+                f"services, not {subject!r}.",
+                hint='e.g. "mailto:admin@example.com"',
+                id="notifications.E203",
+            )
+        )
+    from .webpush import available
+
+    if not available():
+        messages.append(
+            Warning(
+                "VAPID keys are set but pywebpush is not installed: no push is sent.",
+                hint='pip install "django-realtime-notifications[webpush]"',
+                id="notifications.W202",
+            )
+        )
+    return messages

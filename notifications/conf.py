@@ -88,6 +88,36 @@ DEFAULTS: dict[str, Any] = {
     # first one), else "/ws/notifications/". Set it when the route has
     # parameters or a middleware hides it; check reports a path with no route.
     "SOCKET_PATH": None,
+    # Reaching people who are not looking (notifications.preferences, .digest,
+    # .webpush) ------------------------------------------------------------------
+    # The project's categories: {"billing": {"label": _("Billing"),
+    # "description": ..., "default": {"inapp": True, "email": True, "push":
+    # False}, "critical": False}}. Empty: no categories, nothing can be muted.
+    # When set, send() refuses a category that is not declared.
+    "CATEGORIES": {},
+    # Minutes a notification stays unread before the email digest may send it.
+    "EMAIL_DELAY_MINUTES": 15,
+    # Most notifications listed in one user's digest (the rest wait for the next run).
+    "EMAIL_DIGEST_LIMIT": 50,
+    # Sender of digests; None: settings.DEFAULT_FROM_EMAIL.
+    "EMAIL_FROM": None,
+    # Absolute base of links in emails and pushes, e.g. "https://example.com";
+    # empty: the digest command's --base-url, else http://localhost.
+    "SITE_URL": "",
+    # Web Push (the [webpush] extra): VAPID keys from manage.py
+    # notifications_vapid_keys, and the contact the push services may write to.
+    "WEBPUSH_VAPID_PUBLIC_KEY": "",
+    "WEBPUSH_VAPID_PRIVATE_KEY": "",
+    "WEBPUSH_VAPID_SUBJECT": "",
+    # Seconds one push request may take before it is given up.
+    "WEBPUSH_TIMEOUT_SECONDS": 5.0,
+    # Browser client: prefix the tab title with the unread count, "(3) Page".
+    "TITLE_COUNT": True,
+    # Browser client: play a short sound with a desktop notification.
+    "DESKTOP_SOUND": False,
+    # Dotted path of a function user -> language code for per-recipient text;
+    # None: settings.LANGUAGE_CODE for everyone.
+    "LANGUAGE_FOR_USER": None,
 }
 
 

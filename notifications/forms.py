@@ -19,6 +19,7 @@ from django.forms.fields import InvalidJSONInput
 from django.utils.translation import gettext_lazy as _
 
 from .models import Broadcast, Notification
+from .preferences import categories
 
 # How many user or group names the history keeps for one send.
 _DETAIL_NAMES = 50
@@ -41,6 +42,13 @@ class ComposeForm(forms.ModelForm):
     def __init__(self, *args: Any, admin_site: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         user_model = get_user_model()
+        if declared := categories():
+            # send() refuses an undeclared category: offer only declared ones.
+            self.fields["category"] = forms.ChoiceField(
+                label=_("Category"),
+                required=False,
+                choices=[("", "---------"), *((k, c.label) for k, c in declared.items())],
+            )
         # The admin's autocomplete view looks the choices up through a model
         # field pointing at the model searched: the recipient FK for users,
         # the user's groups M2M for groups. It needs that model registered

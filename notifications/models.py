@@ -299,6 +299,8 @@ class Notification(models.Model):
     target = GenericForeignKey("target_content_type", "target_object_id")
     created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    # When the email digest handled it (emailed, or skipped: email muted, no address).
+    emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True, editable=False)
 
     objects = NotificationQuerySet.as_manager()
 
@@ -498,3 +500,74 @@ def unread_counts(user_ids: Iterable[Any], *, using: str | None = None) -> dict[
                     pk = next(v for k, v in by_db.items() if str(k) == str(db_value))
                 counts[pk] = count
     return counts
+
+
+class NotificationPreference(models.Model):
+    """One user's choice for one category on one channel (see ``notifications.preferences``).
+
+    Only choices are stored: a category and channel without a row follows the
+    category's ``default`` in ``NOTIFICATIONS["CATEGORIES"]``. The category
+    ``""`` stands for notifications sent without a category (the email
+    unsubscribe link turns its email off).
+    """
+
+    class Channel(models.TextChoices):
+        INAPP = "inapp", _("in the app")
+        EMAIL = "email", _("by email")
+        PUSH = "push", _("browser push")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_preferences",
+        verbose_name=_("user"),
+    )
+    category = models.CharField(_("category"), max_length=100, blank=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    enabled = models.BooleanField(_("enabled"))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "category", "channel"], name="notifications_preference_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["category", "channel", "enabled"], name="notifications_pref_cat"),
+        ]
+
+    def __str__(self) -> str:
+        state = "on" if self.enabled else "off"
+        return f"{self.category or '(uncategorised)'} {self.channel}: {state}"
+
+
+class PushSubscription(models.Model):
+    """One browser's Web Push subscription (see ``notifications.webpush``).
+
+    The endpoint is the push service's URL for that browser; ``p256dh`` and
+    ``auth`` are the browser's keys the payload is encrypted to. A 404 or 410
+    from the push service deletes the row.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="push_subscriptions",
+        verbose_name=_("user"),
+    )
+    endpoint = models.CharField(_("endpoint"), max_length=2000, unique=True)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    last_push_at = models.DateTimeField(_("last push"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
+
+    def __str__(self) -> str:
+        return self.user_agent or self.endpoint[:60]

@@ -6,7 +6,7 @@ reverses these names.
 
 from django.urls import path, re_path
 
-from . import views
+from . import preference_views, views, webpush_views
 
 app_name = "notifications"
 
@@ -18,6 +18,17 @@ urlpatterns = [
     path("api/notifications/<int:pk>/unread/", views.mark_unread, name="api-unread"),
     path("api/notifications/<int:pk>/delete/", views.delete, name="api-delete"),
     path("api/unread-count/", views.unread_count, name="api-unread-count"),
+    path("preferences/", preference_views.preferences_page, name="preferences"),
+    path("api/preferences/", preference_views.preferences_api, name="api-preferences"),
+    path("unsubscribe/<str:token>/", preference_views.unsubscribe, name="unsubscribe"),
+    path("service-worker.js", webpush_views.service_worker, name="service-worker"),
+    path("api/push/", webpush_views.push_config, name="api-push"),
+    path("api/push/subscriptions/", webpush_views.subscribe, name="api-push-subscribe"),
+    path(
+        "api/push/subscriptions/delete/",
+        webpush_views.unsubscribe,
+        name="api-push-unsubscribe",
+    ),
     # Anything else under api/ is a JSON 404, not the project's HTML page.
     re_path(r"^api/", views.api_not_found),
 ]

@@ -100,7 +100,10 @@ def test_wheel_declares_runtime_dependencies(wheel):
         "channels>=4.3",
         "daphne>=4.2.2",
         "channels-redis>=4.3",
+        "pywebpush==2.5.0;extra=='webpush'",
+        "py-vapid==1.9.6;extra=='webpush'",
     }
+    assert meta.get_all("Provides-Extra") == ["webpush"]
 
 
 def test_wheel_carries_the_mit_license_and_py_typed(wheel):

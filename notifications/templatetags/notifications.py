@@ -52,6 +52,8 @@ def notifications_live(context: template.Context, nonce: Any = None) -> dict[str
         "enabled": True,
         "nonce": csp_nonce(context, request, nonce),
         "history_url": reverse("notifications:history"),
+        "preferences_url": _preferences_url(),
+        **_reach(),
         # The real count without JavaScript (the bell is then a link to the history).
         "unread_count": _unread_count(user),
         # Escaped by format_html_join; attribute values only, never markup.
@@ -118,3 +120,29 @@ def _unread_count(user: Any) -> int:
     from ..models import Notification  # The app registry is ready when a template renders.
 
     return Notification.objects.for_user(user).unread().count()
+
+
+def _preferences_url() -> str:
+    """The preferences page, when the project declared categories to choose from."""
+    from ..preferences import categories
+
+    return reverse("notifications:preferences") if categories() else ""
+
+
+def _reach() -> dict[str, Any]:
+    """Options of the desktop alerts and Web Push buttons (client/alerts.js, client/push.js)."""
+    from ..webpush import configured
+
+    attrs = {
+        "title-count": "true" if conf.get("TITLE_COUNT") else "false",
+        "sound": "true" if conf.get("DESKTOP_SOUND") else "false",
+    }
+    push = configured()
+    if push:
+        attrs |= {
+            "push-config-url": reverse("notifications:api-push"),
+            "push-subscribe-url": reverse("notifications:api-push-subscribe"),
+            "push-unsubscribe-url": reverse("notifications:api-push-unsubscribe"),
+            "service-worker-url": reverse("notifications:service-worker"),
+        }
+    return {"push": push, "reach_attrs": format_html_join(" ", 'data-{}="{}"', attrs.items())}

@@ -56,7 +56,9 @@ class Command(BaseCommand):
         User = get_user_model()
         team, _ = Group.objects.get_or_create(name="demo team")
         for username, password, staff in ACCOUNTS:
-            user, created = User.objects.get_or_create(username=username)
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"email": f"{username}@example.com"}
+            )
             if created:
                 user.set_password(password)
                 user.is_staff = user.is_superuser = staff

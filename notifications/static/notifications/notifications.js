@@ -35,6 +35,8 @@ import { createStore } from "./client/store.js";
 import { createTabs } from "./client/tabs.js";
 import { startClock } from "./client/time.js";
 import { mountToasts } from "./client/toasts.js";
+import { mountAlerts } from "./client/alerts.js";
+import { mountPush } from "./client/push.js";
 
 const CLIENT = Symbol.for("notifications.client");
 // Wait this long after a gap shows up in live frames before fetching it: frames
@@ -303,6 +305,8 @@ function start() {
   if (!script || !root || !script.dataset.socketPath) return null;
   if (!root[CLIENT]) {
     root[CLIENT] = createClient(script, root);
+    mountAlerts(root); // Tab title count, desktop notifications (client/alerts.js).
+    mountPush(root, script.dataset.csrfToken); // Web Push button (client/push.js).
     document.dispatchEvent(new CustomEvent("notifications:ready", { detail: { client: root[CLIENT] } }));
   }
   return root[CLIENT];
