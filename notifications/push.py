@@ -33,7 +33,7 @@ def schedule_created(
     cursor (``send()``), so its frame is encoded once for all of them.
     """
     if notifications and not delivery.is_muted():
-        _after_commit(_on_created, list(notifications), shared, using=using)
+        after_commit(_on_created, list(notifications), shared, using=using)
 
 
 def _on_created(notifications: list[Notification], shared: Notification | None = None) -> None:
@@ -119,10 +119,10 @@ def unread_counts(user_ids: Iterable[Any]) -> dict[Any, int]:
 def schedule_changes(changes: Sequence[tuple[Any, dict[str, Any]]], *, using: str) -> None:
     """After commit, push each ``(user_id, frame without unread_count)``."""
     if changes and not delivery.is_muted():
-        _after_commit(push_changes, list(changes), using=using)
+        after_commit(push_changes, list(changes), using=using)
 
 
-def _after_commit(func: Callable[..., Any], *args: Any, using: str) -> None:
+def after_commit(func: Callable[..., Any], *args: Any, using: str) -> None:
     """Call ``func(*args)`` once the transaction on ``using`` commits.
 
     Robust: a failing push is logged (``django.db.backends.base``) and never

@@ -27,14 +27,13 @@ import logging
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from django.db import close_old_connections, router, transaction
+from django.db import close_old_connections, router
 from django.utils import timezone
 
-from . import conf, delivery, preferences
+from . import conf, delivery, preferences, push
 
 if TYPE_CHECKING:
     from .models import Notification
@@ -76,7 +75,8 @@ def configured() -> bool:
 def schedule(notifications: Sequence[Notification], category: str, *, using: str) -> None:
     """After commit, push ``notifications`` to the browsers of recipients with no open socket."""
     if notifications and configured() and not delivery.is_muted():
-        transaction.on_commit(partial(push_offline, list(notifications), category), using=using)
+        # Robust, like the socket push: a failure is logged, never the caller's (TX-05).
+        push.after_commit(push_offline, list(notifications), category, using=using)
 
 
 def push_offline(notifications: Sequence[Notification], category: str) -> int:
