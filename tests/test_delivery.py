@@ -623,3 +623,22 @@ def test_push_that_raises_after_commit_reaches_no_caller_and_later_callbacks_run
     assert ran == ["later callback"]
     assert Notification.objects.filter(pk=n.pk).exists()
     assert "the unread count query failed" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_web_push_that_raises_after_commit_reaches_no_caller(alice, monkeypatch, caplog):
+    """TX-05 for the Web Push path: its after-commit work is robust too."""
+    from notifications import webpush
+
+    def broken(notifications, category):
+        raise RuntimeError("the subscriptions query failed")
+
+    monkeypatch.setattr(webpush, "configured", lambda: True)
+    monkeypatch.setattr(webpush, "push_offline", broken)
+    ran = []
+    with caplog.at_level(logging.ERROR, logger="django.db.backends.base"), transaction.atomic():
+        [n] = notifications.send(alice, "saved anyway")
+        transaction.on_commit(lambda: ran.append("later callback"))
+    assert ran == ["later callback"]
+    assert Notification.objects.filter(pk=n.pk).exists()
+    assert "the subscriptions query failed" in caplog.text
