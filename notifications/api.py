@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
+from django.utils.module_loading import import_string
 
+from . import conf
 from .constants import Level
-from .validators import validate_data
+from .validators import validate_actions, validate_data
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, Group
@@ -33,6 +37,12 @@ def send(
     data: dict[str, Any] | None = None,
     actor: AbstractBaseUser | None = None,
     target: models.Model | None = None,
+    key: str | None = None,
+    group_key: str = "",
+    expires_at: datetime.datetime | None = None,
+    pinned: bool = False,
+    actions: list[dict[str, str]] | None = None,
+    image: str | None = None,
 ) -> list[Notification]:
     """Create one notification per recipient and push each after commit.
 
@@ -43,6 +53,15 @@ def send(
     written. Runs a constant number of statements whatever the number of
     recipients: on PostgreSQL one writes every row and cursor, and, after
     commit, one counts unread notifications of the recipients who are online.
+
+    ``key`` makes the send idempotent: each recipient gets at most one
+    notification with that key, even from concurrent calls (a unique
+    constraint decides); a recipient who has one already gets it back in the
+    returned list, and nothing new is pushed. ``group_key`` collapses a
+    user's notifications into one inbox entry; ``expires_at`` hides it from
+    then on; ``actions`` is at most two buttons ``{"label", "url"}`` (with
+    ``"method": "post"`` for a POST with the CSRF token); ``image`` is an
+    avatar or picture URL, by default the actor's from ``ACTOR_IMAGE``.
     """
     # Imported here: the package root (which re-exports send) is imported
     # before the app registry is ready.
@@ -56,6 +75,12 @@ def send(
         category=category,
         data={} if data is None else data,
         actor=actor,
+        key=key or "",
+        group_key=group_key,
+        expires_at=expires_at,
+        pinned=pinned,
+        actions=[] if actions is None else actions,
+        image=_image(actor) if image is None else image,
     )
     if target is not None:
         _set_target(template, target)
@@ -67,14 +92,40 @@ def send(
     except ValidationError as exc:
         errors["data"] = exc.error_list
     try:
+        validate_actions(template.actions)
+    except ValidationError as exc:
+        errors["actions"] = exc.error_list
+    if expires_at is not None and (
+        not isinstance(expires_at, datetime.datetime) or timezone.is_naive(expires_at)
+    ):
+        errors["expires_at"] = [
+            ValidationError("expires_at must be an aware datetime.", code="invalid")
+        ]
+    try:
         template.clean_fields(
-            exclude=["recipient", "cursor", "actor", "target_content_type", "data"]
+            exclude=[
+                "recipient",
+                "cursor",
+                "actor",
+                "target_content_type",
+                "data",
+                "actions",
+                "expires_at",
+            ]
         )
     except ValidationError as exc:
         errors = {**exc.error_dict, **errors}
     if errors:
         raise ValidationError(errors)
     return Notification.objects.create_for(recipient_ids(recipient), template)
+
+
+def _image(actor: Any) -> str:
+    """The actor's picture from the ``ACTOR_IMAGE`` hook (a dotted path), or ``""``."""
+    hook = conf.get("ACTOR_IMAGE")
+    if actor is None or not hook:
+        return ""
+    return (import_string(hook) if isinstance(hook, str) else hook)(actor) or ""
 
 
 def recipient_ids(recipient: Recipient) -> list[Any]:

@@ -88,6 +88,22 @@ DEFAULTS: dict[str, Any] = {
     # first one), else "/ws/notifications/". Set it when the route has
     # parameters or a middleware hides it; check reports a path with no route.
     "SOCKET_PATH": None,
+    # Inbox ---------------------------------------------------------------------
+    # What the bell counts: "unread" (not read yet) or "unseen" (not shown in
+    # an open inbox yet). Either way only active ones (not archived, expired
+    # or snoozed).
+    "BADGE_COUNTS": "unread",
+    # A callable (or its dotted path) taking the actor and returning an image
+    # URL for notifications sent with an actor and no ``image``; None: none.
+    "ACTOR_IMAGE": None,
+    # notifications_cleanup: rows deleted per statement (each in its own short
+    # transaction), and the defaults of --read-older-than and
+    # --archived-older-than in days (None: keep them).
+    "CLEANUP_BATCH_SIZE": 1000,
+    "CLEANUP_READ_OLDER_THAN_DAYS": None,
+    "CLEANUP_ARCHIVED_OLDER_THAN_DAYS": None,
+    # Longest snooze accepted by the HTTP API, in days.
+    "MAX_SNOOZE_DAYS": 365,
 }
 
 

@@ -449,6 +449,7 @@ def _after_sync(user_id: Any, after: int, limit: int) -> dict[str, Any]:
     cursor, unread = Inbox.objects.state(user_id)
     rows = list(
         Notification.objects.filter(recipient_id=user_id)
+        .active()
         .after(after)
         .select_related("actor")[: limit + 1]
     )

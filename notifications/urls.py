@@ -17,6 +17,12 @@ urlpatterns = [
     path("api/notifications/<int:pk>/read/", views.mark_read, name="api-read"),
     path("api/notifications/<int:pk>/unread/", views.mark_unread, name="api-unread"),
     path("api/notifications/<int:pk>/delete/", views.delete, name="api-delete"),
+    path("api/notifications/<int:pk>/archive/", views.archive, name="api-archive"),
+    path("api/notifications/<int:pk>/unarchive/", views.unarchive, name="api-unarchive"),
+    path("api/notifications/<int:pk>/snooze/", views.snooze, name="api-snooze"),
+    path("api/notifications/<int:pk>/pin/", views.pin, name="api-pin"),
+    path("api/notifications/<int:pk>/unpin/", views.unpin, name="api-unpin"),
+    path("api/notifications/seen/", views.mark_seen, name="api-seen"),
     path("api/unread-count/", views.unread_count, name="api-unread-count"),
     # Anything else under api/ is a JSON 404, not the project's HTML page.
     re_path(r"^api/", views.api_not_found),

@@ -61,6 +61,14 @@ def test_wire_format(alice, bob):
         "created_at": n.created_at.isoformat(),
         "read": False,
         "read_at": None,
+        "seen": False,
+        "archived_at": None,
+        "snoozed_until": None,
+        "expires_at": None,
+        "pinned": False,
+        "group_key": "",
+        "actions": [],
+        "image": "",
     }
 
 

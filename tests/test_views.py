@@ -122,7 +122,14 @@ def test_unread_count(as_alice, alice):
     send_many(alice, 3)
     alice.notifications.filter(cursor=1).mark_read()
     response = as_alice.get(reverse("notifications:api-unread-count"))
-    assert response.json() == {"unread_count": 2, "cursor": 3}
+    assert response.json() == {
+        "unread_count": 2,
+        "unseen_count": 2,
+        "by_category": {},
+        "archived_count": 0,
+        "badge": "unread",
+        "cursor": 3,
+    }
     assert "no-cache" in response["Cache-Control"]
 
 

@@ -117,4 +117,4 @@ def client_config(request: Any) -> dict[str, str]:
 def _unread_count(user: Any) -> int:
     from ..models import Notification  # The app registry is ready when a template renders.
 
-    return Notification.objects.for_user(user).unread().count()
+    return Notification.objects.for_user(user).unread().active().count()
