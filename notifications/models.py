@@ -316,12 +316,12 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
             existing = set()
             if key:
                 existing = set(
-                    self.db_manager(db)
+                    Notification.objects.using(db)
                     .filter(recipient_id__in=user_ids, key=key)
                     .values_list("recipient_id", flat=True)
                 )
             copies = [_copy(template, recipient_id=pk) for pk in user_ids if pk not in existing]
-            created = self.db_manager(db).bulk_create(copies)
+            created = Notification.objects.db_manager(db).bulk_create(copies)
             return created + self._existing(db, key, existing, user_ids)
         fields = Notification._meta.concrete_fields
         values = {f.attname: getattr(template, f.attname) for f in fields}
@@ -370,7 +370,7 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
         if not key or not user_ids:
             return []
         rows = list(
-            self.db_manager(db)
+            Notification.objects.using(db)
             .filter(recipient_id__in=list(user_ids), key=key)
             .select_related("actor")
         )
