@@ -177,7 +177,7 @@ def test_repeated_key_returns_the_existing_row_and_pushes_nothing(alice, bob):
     with capture_notifications() as outbox:
         [first] = notifications.send(alice, "Invoice 7 is due", key="invoice-7-due")
         again = notifications.send([alice, bob], "Invoice 7 is due (again)", key="invoice-7-due")
-    assert [n.pk for n in again][0] == first.pk
+    assert again[0].pk == first.pk
     assert again[0].message == "Invoice 7 is due"  # The existing row, unchanged.
     assert again[1].recipient_id == bob.pk and again[1].pk != first.pk
     assert [n.recipient_id for n in outbox] == [alice.pk, bob.pk]  # Nothing new for alice.
@@ -281,7 +281,7 @@ def test_concurrent_sends_with_one_key_make_one_row_and_one_frame(alice, listen)
         try:
             barrier.wait(timeout=10)
             results.append(notifications.send(alice, "once", key="welcome")[0].pk)
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:  # Reported by the assertion below.
             errors.append(exc)
         finally:
             connections.close_all()
