@@ -469,3 +469,195 @@ def test_unstorable_text_never_reaches_the_database(alice, text):
     with pytest.raises(ValidationError):
         notifications.send(alice, text)
     assert not Notification.objects.exists()
+
+
+# Inbox states over HTTP -------------------------------------------------------
+
+
+def post(client, url, data=None, **kwargs):
+    return client.post(url, data or {}, **kwargs)
+
+
+def soon() -> str:
+    import datetime
+
+    from django.utils import timezone
+
+    return (timezone.now() + datetime.timedelta(hours=1)).isoformat()
+
+
+def test_archive_unarchive_pin_unpin_change_only_that_notification(as_alice, alice):
+    a, b = send_many(alice, 2)
+    response = post(as_alice, item_url("archive", a.pk))
+    assert response.status_code == 200
+    assert response.json()["notification"]["archived_at"] is not None
+    assert response.json()["unread_count"] == 1  # Archived ones are not counted.
+    assert [n["id"] for n in as_alice.get(list_url()).json()["results"]] == [b.pk]
+    assert [n["id"] for n in as_alice.get(list_url(archived=1)).json()["results"]] == [a.pk]
+    post(as_alice, item_url("unarchive", a.pk))
+    assert post(as_alice, item_url("pin", a.pk)).json()["notification"]["pinned"] is True
+    assert [n["id"] for n in as_alice.get(list_url(pinned_first=1)).json()["results"]] == [
+        a.pk,
+        b.pk,
+    ]
+    assert [n["id"] for n in as_alice.get(list_url(pinned=1)).json()["results"]] == [a.pk]
+    post(as_alice, item_url("unpin", a.pk))
+    assert not Notification.objects.filter(pinned=True).exists()
+
+
+@pytest.mark.parametrize("name", ["archive", "unarchive", "snooze", "pin", "unpin"])
+def test_others_ids_are_404_and_change_nothing(as_alice, bob, name):
+    [theirs] = notifications.send(bob, "bob's")
+    before = Notification.objects.values().get()
+    response = post(as_alice, item_url(name, theirs.pk), {"until": soon()})
+    assert response.status_code == 404
+    assert response.json() == {"error": "not_found", "detail": "No such notification."}
+    assert Notification.objects.values().get() == before
+
+
+@pytest.mark.parametrize("name", ["archive", "pin", "snooze"])
+def test_state_changes_need_csrf(alice, name):
+    [n] = notifications.send(alice, "x")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = post(client, item_url(name, n.pk), {"until": soon()})
+    assert response.status_code == 403
+    assert response.json()["error"] == "csrf_failed"
+
+
+def test_snooze_hides_until_the_given_time(as_alice, alice):
+    import datetime
+
+    from django.utils import timezone
+
+    [n] = send_many(alice, 1)
+    until = (timezone.now() + datetime.timedelta(hours=1)).isoformat()
+    response = post(as_alice, item_url("snooze", n.pk), {"until": until})
+    assert response.status_code == 200
+    assert response.json()["notification"]["snoozed_until"] == until
+    assert as_alice.get(list_url()).json()["results"] == []
+    # JSON bodies work too.
+    response = as_alice.post(
+        item_url("snooze", n.pk), {"until": until}, content_type="application/json"
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("until", "words"),
+    [
+        (None, "'until' is required"),
+        ("tomorrow", "must be an ISO 8601"),
+        ("2001-01-01T00:00:00Z", "in the future"),
+        ("2999-01-01T00:00:00Z", "at most 365 days"),
+        ("2026-13-45T99:00:00Z", "must be an ISO 8601"),
+    ],
+)
+def test_bad_until_is_400_naming_the_field(as_alice, alice, until, words):
+    [n] = send_many(alice, 1)
+    response = post(as_alice, item_url("snooze", n.pk), {} if until is None else {"until": until})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_params"
+    assert words in response.json()["detail"]
+    n.refresh_from_db()
+    assert n.snoozed_until is None
+
+
+def test_seen_up_to_marks_what_the_inbox_showed(as_alice, alice):
+    send_many(alice, 3)
+    response = post(as_alice, reverse("notifications:api-seen"), {"up_to": 2})
+    assert response.json()["changed"] == 2
+    counts = as_alice.get(reverse("notifications:api-unread-count")).json()
+    assert (counts["unseen_count"], counts["unread_count"]) == (1, 3)
+    bad = post(as_alice, reverse("notifications:api-seen"), {"up_to": "-1"})
+    assert bad.status_code == 400
+    assert "'up_to'" in bad.json()["detail"]
+
+
+def test_counts_by_category_and_unseen(as_alice, alice):
+    notifications.send(alice, "a", category="billing")
+    notifications.send(alice, "b", category="billing")
+    [c] = notifications.send(alice, "c", category="social")
+    notifications.send(alice, "d")
+    c.__class__.objects.filter(pk=c.pk).mark_read()
+    counts = as_alice.get(reverse("notifications:api-unread-count")).json()
+    assert counts["by_category"] == {"billing": 2}
+    assert (counts["unread_count"], counts["unseen_count"]) == (3, 3)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"category": "billing"}, ["b2", "b1"]),
+        ({"level": "error"}, ["e"]),
+        ({"level": "40"}, ["e"]),
+        ({"unread": 1}, ["e", "b2"]),
+    ],
+)
+def test_list_filters(as_alice, alice, params, expected):
+    [b1] = notifications.send(alice, "b1", category="billing")
+    notifications.send(alice, "b2", category="billing")
+    notifications.error(alice, "e")
+    b1.__class__.objects.filter(pk=b1.pk).mark_read()
+    results = as_alice.get(list_url(**params)).json()["results"]
+    assert [n["message"] for n in results] == expected
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"archived": "yes"}, {"level": "loud"}, {"pinned": "2"}, {"grouped": 1, "archived": 1}],
+)
+def test_bad_filters_are_400(as_alice, params):
+    response = as_alice.get(list_url(**params))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_params"
+
+
+def test_filters_carry_over_to_the_next_page(as_alice, alice):
+    for i in range(3):
+        notifications.send(alice, f"b{i}", category="billing")
+    notifications.send(alice, "other")
+    data = as_alice.get(list_url(limit=2, category="billing")).json()
+    assert "category=billing" in data["next"]
+    assert [n["message"] for n in as_alice.get(data["next"]).json()["results"]] == ["b0"]
+
+
+def test_grouped_list_returns_one_entry_with_count_and_latest_time(as_alice, alice, bob):
+    for i in range(50):
+        notifications.send(alice, f"comment {i}", group_key="q3-plan", actor=bob)
+    notifications.send(alice, "alone")
+    results = as_alice.get(list_url(grouped=1)).json()["results"]
+    assert [n["message"] for n in results] == ["alone", "comment 49"]
+    group = results[1]["group"]
+    assert (group["key"], group["count"], group["unread_count"], group["actor_count"]) == (
+        "q3-plan",
+        50,
+        50,
+        1,
+    )
+    assert group["latest_at"] == results[1]["created_at"]
+
+
+def test_reading_a_group_reads_its_members(as_alice, alice):
+    for i in range(5):
+        notifications.send(alice, f"c{i}", group_key="g")
+    [other] = notifications.send(alice, "other")
+    newest = alice.notifications.filter(group_key="g").order_by("-cursor").first()
+    response = post(as_alice, item_url("read", newest.pk), {"group": "1"})
+    assert response.json()["unread_count"] == 1
+    assert list(alice.notifications.unread()) == [other]
+    post(as_alice, item_url("archive", newest.pk), {"group": "1"})
+    assert alice.notifications.archived().count() == 5
+
+
+def test_history_hides_snoozed_and_expired(as_alice, alice):
+    import datetime
+
+    from django.utils import timezone
+
+    notifications.send(alice, "shown")
+    notifications.send(alice, "expired", expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    [later] = notifications.send(alice, "snoozed")
+    alice.notifications.filter(pk=later.pk).snooze(timezone.now() + datetime.timedelta(hours=1))
+    page = as_alice.get(reverse("notifications:history")).content.decode()
+    assert "shown" in page and "expired" not in page and "snoozed" not in page
