@@ -586,7 +586,10 @@ def test_search_uses_the_user_models_login_field(db, settings):
 def test_compose_sets_expiry_pin_group_and_actions(sender, alice):
     import json
 
-    actions = [{"label": "Open", "url": "/status/"}, {"label": "Ack", "url": "/ack/", "method": "post"}]
+    actions = [
+        {"label": "Open", "url": "/status/"},
+        {"label": "Ack", "url": "/ack/", "method": "post"},
+    ]
     response = client_for(sender).post(
         SEND_URL,
         compose(
