@@ -34,6 +34,10 @@ export function groupLine(n) {
   return `${count} notifications`;
 }
 
+// What each POST button answered, by notification id and button: a row is
+// re-rendered when its notification changes (the action may well change it).
+const answers = new Map();
+
 /** The row of action buttons of `n` (null when it has none). */
 export function actionButtons(n, { runAction, announce }) {
   const list = Array.isArray(n.actions) ? n.actions.slice(0, 2) : [];
@@ -52,7 +56,8 @@ export function actionButtons(n, { runAction, announce }) {
     const button = el("button", "ntf-action ntf-button-post", action.label);
     button.type = "button";
     button.dataset.control = `action-${row.children.length}`;
-    const result = el("span", "ntf-button-result");
+    const key = `${n.id}:${row.children.length}`;
+    const result = el("span", "ntf-button-result", answers.get(key) ?? "");
     button.addEventListener("click", async (event) => {
       event.stopPropagation();
       // aria-disabled, not disabled: a disabled button would drop the focus.
@@ -66,6 +71,7 @@ export function actionButtons(n, { runAction, announce }) {
       } catch {
         said = "Failed (network)";
       }
+      answers.set(key, said);
       result.textContent = said;
       button.removeAttribute("aria-disabled");
       announce.polite(`${action.label}: ${said}`);

@@ -230,15 +230,22 @@ export function mountInbox(root, { cfg, store, actions, announce, onFollow }) {
       node.addEventListener("click", onClick);
       return node;
     };
+    const remove = el("button", "ntf-action", "Delete");
+    remove.type = "button";
+    remove.dataset.action = "delete";
+    remove.dataset.control = "delete";
+    remove.setAttribute("aria-label", `Delete notification: ${n.title || n.message}`.slice(0, 200));
+    remove.addEventListener("click", () => deleteWithUndo(n.id));
     if (n.archived_at) {
-      meta.append(button("Unarchive", "unarchive", () => change(n, "unarchive", "Moved back to the inbox"), `Unarchive: ${label}`));
+      meta.append(button("Unarchive", "unarchive", () => change(n, "unarchive", "Moved back to the inbox"), `Unarchive: ${label}`), remove);
     } else {
       const toggle = el("button", "ntf-action", n.read ? "Mark unread" : "Mark read");
       toggle.type = "button";
       toggle.dataset.action = n.read ? "unread" : "read";
       toggle.dataset.control = "toggle";
       toggle.addEventListener("click", () => toggleRead(n));
-      meta.append(toggle);
+      // Delete next to the toggle, as before the inbox states; then the new ones.
+      meta.append(toggle, remove);
       meta.append(button("Archive", "archive", () => change(n, "archive", "Archived"), `Archive: ${label}`));
       const snooze = button("Snooze", "snooze", () => {
         const open = menu.hidden;
@@ -262,13 +269,6 @@ export function mountInbox(root, { cfg, store, actions, announce, onFollow }) {
         : button("Pin", "pin", () => change(n, "pin", "Pinned to the top"), `Pin: ${label}`));
       body.append(meta, menu);
     }
-    const remove = el("button", "ntf-action", "Delete");
-    remove.type = "button";
-    remove.dataset.action = "delete";
-    remove.dataset.control = "delete";
-    remove.setAttribute("aria-label", `Delete notification: ${n.title || n.message}`.slice(0, 200));
-    remove.addEventListener("click", () => deleteWithUndo(n.id));
-    meta.append(remove);
     if (!meta.isConnected && !body.contains(meta)) body.append(meta);
     li.append(body);
     return li;
