@@ -107,12 +107,22 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Settings that take one of a few values.
+CHOICES: dict[str, tuple[str, ...]] = {"BADGE_COUNTS": ("unread", "unseen")}
+
+
 def get(name: str) -> Any:
     """Return the setting ``name``: the project's value or the default."""
     overrides = _overrides()
     if name not in DEFAULTS:
         raise ImproperlyConfigured(f"notifications has no setting named {name!r}.")
-    return overrides.get(name, DEFAULTS[name])
+    value = overrides.get(name, DEFAULTS[name])
+    if name in CHOICES and value not in CHOICES[name]:
+        raise ImproperlyConfigured(
+            f"NOTIFICATIONS[{name!r}] must be one of {', '.join(map(repr, CHOICES[name]))}; "
+            f"got {value!r}."
+        )
+    return value
 
 
 def _overrides() -> dict[str, Any]:

@@ -445,11 +445,15 @@ class Notification(models.Model):
         blank=True,
         help_text=_("Hidden everywhere from then on; notifications_cleanup deletes it."),
     )
-    pinned = models.BooleanField(_("pinned"), default=False)
+    # Database defaults too, so that raw inserts (imports, benchmarks, SQL of
+    # other apps) written before these fields existed keep working.
+    pinned = models.BooleanField(_("pinned"), default=False, db_default=False)
     group_key = models.CharField(
         _("group key"),
         max_length=200,
         blank=True,
+        default="",
+        db_default="",
         validators=[validate_text],
         help_text=_("Notifications of one user with the same key are one inbox entry."),
     )
@@ -457,12 +461,15 @@ class Notification(models.Model):
         _("idempotency key"),
         max_length=200,
         blank=True,
+        default="",
+        db_default="",
         validators=[validate_text],
         help_text=_("At most one notification per recipient and key."),
     )
     actions = models.JSONField(
         _("actions"),
         default=list,
+        db_default=Value("[]"),
         blank=True,
         validators=[validate_actions],
         help_text=_('At most 2 buttons: [{"label": "...", "url": "...", "method": "post"}].'),
@@ -471,6 +478,8 @@ class Notification(models.Model):
         _("image"),
         max_length=2000,
         blank=True,
+        default="",
+        db_default="",
         validators=[validate_link],
         help_text=_("An avatar or picture: an http(s):// URL or a path on this site."),
     )

@@ -661,3 +661,119 @@ def test_history_hides_snoozed_and_expired(as_alice, alice):
     alice.notifications.filter(pk=later.pk).snooze(timezone.now() + datetime.timedelta(hours=1))
     page = as_alice.get(reverse("notifications:history")).content.decode()
     assert "shown" in page and "expired" not in page and "snoozed" not in page
+
+
+@pytest.mark.bench  # Run by hand or by `make bench`, not by `make test`; prints, asserts no timing.
+@pytest.mark.django_db(transaction=True)
+def test_benchmark_inbox_list_on_a_million_rows(make_user):
+    """Time the inbox list and counts with the new filters over ~1 M rows (PostgreSQL)."""
+    import os
+    import time
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("generate_series is PostgreSQL")
+    from django.contrib.auth import get_user_model
+
+    per_user = int(os.environ.get("INBOX_BENCH_PER_USER", "900"))
+    heavy_rows = int(os.environ.get("INBOX_BENCH_HEAVY", "100000"))
+    user_model = get_user_model()
+    user_model.objects.bulk_create(user_model(username=f"u{i}", password="!") for i in range(999))
+    heavy = make_user("heavy")
+    table = Notification._meta.db_table
+    # Every 3rd read, every 10th archived, every 50th pinned, every 7th in one of
+    # 20 groups, every 100th expiring (half of them expired), 4 categories, 5 levels.
+    # The new columns are left out of the first insert: their database defaults fill them.
+    rows_sql = (
+        "SELECT u.id, s.n, 'Title ' || s.n, 'Message ' || s.n, "
+        "(ARRAY[10, 20, 25, 30, 40])[1 + (s.n %% 5)], '', "
+        "(ARRAY['a', 'b', 'c', 'd'])[1 + (s.n %% 4)], '{{}}', '', "
+        "now() - (s.n * interval '1 second'), CASE WHEN s.n %% 3 = 0 THEN now() END "
+        "FROM (SELECT id FROM auth_user WHERE {users}) u CROSS JOIN generate_series(1, %s) AS s(n)"
+    )
+    columns = (
+        "recipient_id, cursor, title, message, level, url, category, data, target_object_id, "
+        "created_at, read_at"
+    )
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) " + rows_sql.format(users="username LIKE 'u%%'"),
+            [per_user],
+        )
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) " + rows_sql.format(users="username = 'heavy'"),
+            [heavy_rows],
+        )
+        cursor.execute(
+            f"""UPDATE {table} SET
+                archived_at = CASE WHEN cursor %% 10 = 0 THEN now() END,
+                pinned = cursor %% 50 = 1,
+                group_key = CASE WHEN cursor %% 7 = 0 THEN 'g' || (cursor %% 20) ELSE '' END,
+                expires_at = CASE WHEN cursor %% 100 = 5 THEN now() + (CASE WHEN cursor %% 200 = 5
+                    THEN interval '-1 hour' ELSE interval '1 hour' END) END""",
+            [],
+        )
+        cursor.execute(f"ANALYZE {table}")
+    total = Notification.objects.count()
+    print(f"\n[inbox bench] {total} rows inserted in {time.perf_counter() - started:.1f} s")
+    for label, user in (
+        ("typical user (900 rows)", user_model.objects.get(username="u17")),
+        (
+            f"heavy user ({heavy_rows} rows)",
+            heavy,
+        ),
+    ):
+        client = Client()
+        client.force_login(user)
+        report = []
+        for query in [
+            "",
+            "?pinned_first=1&grouped=1",
+            "?archived=1",
+            "?archived=0&category=b",
+            "?level=error",
+            "?unread=1",
+            "?pinned=1",
+            "?before=500&pinned_first=1&grouped=1",
+        ]:
+            url = list_url() + query
+            client.get(url)  # Warm up.
+            times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                with CaptureQueriesContext(connection) as queries:
+                    assert client.get(url).status_code == 200
+                times.append(time.perf_counter() - t0)
+            report.append(
+                f"{query or '(none)'}: {sorted(times)[2] * 1000:.1f} ms, {len(queries)} q"
+            )
+        url = reverse("notifications:api-unread-count")
+        client.get(url)
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            client.get(url)
+            times.append(time.perf_counter() - t0)
+        report.append(f"api/unread-count/: {sorted(times)[2] * 1000:.1f} ms")
+        print(f"[inbox bench] {label}, median of 5:\n  " + "\n  ".join(report))
+    # Cleanup throughput on committed rows (its own transactions, as from cron).
+    from notifications import retention
+
+    Notification.objects.filter(recipient=heavy).update(expires_at=timezone_now())
+    expired = Notification.objects.filter(expires_at__lte=timezone_now()).count()
+    t0 = time.perf_counter()
+    done = retention.delete(retention.Policy(), batch_size=1000)
+    seconds = time.perf_counter() - t0
+    print(
+        f"[inbox bench] notifications_cleanup: {done['expired']} of {expired} expired rows in "
+        f"{seconds:.2f} s = {done['expired'] / seconds:.0f} rows/s (batches of 1000)"
+    )
+
+
+def timezone_now():
+    from django.utils import timezone
+
+    return timezone.now()
