@@ -34,5 +34,5 @@ def test_a_choice_setting_with_an_unknown_value_names_the_choices(settings):
     from notifications import conf
 
     settings.NOTIFICATIONS = {"BADGE_COUNTS": "unred"}
-    with pytest.raises(ImproperlyConfigured, match="BADGE_COUNTS.*'unread', 'unseen'.*'unred'"):
+    with pytest.raises(ImproperlyConfigured, match=r"BADGE_COUNTS.*'unread', 'unseen'.*'unred'"):
         conf.get("BADGE_COUNTS")
