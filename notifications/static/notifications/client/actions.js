@@ -58,12 +58,14 @@ export function actionButtons(n, { runAction, announce }) {
     button.dataset.control = `action-${row.children.length}`;
     const key = `${n.id}:${row.children.length}`;
     const result = el("span", "ntf-button-result", answers.get(key) ?? "");
+    result.dataset.answer = key;
     button.addEventListener("click", async (event) => {
       event.stopPropagation();
       // aria-disabled, not disabled: a disabled button would drop the focus.
       if (button.getAttribute("aria-disabled") === "true") return;
       button.setAttribute("aria-disabled", "true");
       result.textContent = "…";
+      answers.set(key, "…");
       let said;
       try {
         const answer = await runAction({ ...action, url: href });
@@ -72,6 +74,10 @@ export function actionButtons(n, { runAction, announce }) {
         said = "Failed (network)";
       }
       answers.set(key, said);
+      // The row may have been re-rendered meanwhile (the action changed it): update every copy.
+      for (const node of document.querySelectorAll(".ntf-button-result")) {
+        if (node.dataset.answer === key) node.textContent = said;
+      }
       result.textContent = said;
       button.removeAttribute("aria-disabled");
       announce.polite(`${action.label}: ${said}`);
