@@ -269,3 +269,22 @@ def alice_page_for_modules(context, login, alice, live_server_url):
     page = context.new_page()
     page.goto(live_server_url + "/")
     return page
+
+
+def test_state_changes_missed_while_disconnected_are_recovered_on_reconnect(
+    fake_page, alice, in_thread
+):
+    """The fake socket hears nothing: an archive and a pin made meanwhile show on reconnect."""
+    [kept] = in_thread(notifications.send, alice, "kept")
+    [gone] = in_thread(notifications.send, alice, "archived elsewhere")
+    page, server = fake_page()
+    page.locator(BELL).click()
+    items = page.locator("[data-notifications-list] > li")
+    expect(items).to_have_count(2)
+    in_thread(lambda: Notification.objects.filter(pk=gone.pk).archive())
+    in_thread(lambda: Notification.objects.filter(pk=kept.pk).pin())
+    expect(items).to_have_count(2)  # No frame reached this socket.
+    server.current.close(code=4408, reason="fell behind")
+    server.wait(lambda: len(server.sockets) == 2, timeout=3, what="a reconnect")
+    expect(items).to_have_count(1)
+    expect(items.first).to_have_attribute("data-pinned", "true")

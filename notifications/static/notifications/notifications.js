@@ -171,18 +171,19 @@ function createClient(script, root) {
       api.counts().then((counts) => store.setCounts(counts)).catch(() => {});
     }, delay);
   }
+  let hadState = false;
   function onState(frame) {
     const { state } = store;
     stopPolling();
     store.setUnread(frame.unread_count);
     countsSoon(0);
-    // A snooze that ended while the socket was down: its wake-up frame was
-    // lost with the socket, so reload the list (the server shows it again).
+    // A reconnect: state changes made while the socket was down (archived,
+    // snoozed, woken, pinned, read elsewhere) have no cursor to catch up on,
+    // so the list is reloaded quietly once, after the catch-up.
     const now = Date.now();
-    if ([...state.snoozed.values()].some((at) => at <= now)) {
-      for (const [id, at] of state.snoozed) if (at <= now) state.snoozed.delete(id);
-      recovery.reload();
-    }
+    for (const [id, at] of state.snoozed) if (at <= now) state.snoozed.delete(id);
+    const reconnected = hadState && state.listLoaded;
+    hadState = true;
     tabs.post({ kind: "frame", frame });
     if (!state.listLoaded || state.cursor === null || frame.cursor > state.cursor) {
       recovery.catchUp();
@@ -191,6 +192,8 @@ function createClient(script, root) {
       store.resetCursor(frame.cursor);
       recovery.catchUp();
     }
+    // After the catch-up (it toasts what was missed), in the same run.
+    if (reconnected) recovery.reload();
   }
 
   function onFrame(frame) {
