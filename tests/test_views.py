@@ -777,3 +777,25 @@ def timezone_now():
     from django.utils import timezone
 
     return timezone.now()
+
+
+def test_expiry_hides_from_the_list_and_the_counts_the_moment_it_passes(
+    as_alice, alice, monkeypatch
+):
+    import datetime
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    notifications.send(alice, "stays", category="a")
+    notifications.send(alice, "goes", category="b", expires_at=now + datetime.timedelta(minutes=1))
+
+    def shown():
+        listed = as_alice.get(list_url()).json()
+        counts = as_alice.get(reverse("notifications:api-unread-count")).json()
+        messages = [n["message"] for n in listed["results"]]
+        return messages, listed["unread_count"], counts["unread_count"], counts["by_category"]
+
+    assert shown() == (["goes", "stays"], 2, 2, {"a": 1, "b": 1})
+    monkeypatch.setattr(timezone, "now", lambda: now + datetime.timedelta(minutes=1))
+    assert shown() == (["stays"], 1, 1, {"a": 1})
