@@ -77,8 +77,12 @@ class Command(BaseCommand):
                         notifications.send(
                             user, message, title=title, level=level, url=url, category="demo"
                         )
-                if not options["no_examples"]:
-                    inbox_examples(user, User.objects.exclude(pk=user.pk).filter(is_staff=False))
+        if not options["no_examples"]:
+            # Once every account exists: the comments come from the other two.
+            for username, _password, staff in ACCOUNTS:
+                if not staff:
+                    user = User.objects.get(username=username)
+                    inbox_examples(user, list(User.objects.exclude(pk=user.pk).order_by("pk")))
         self.stdout.write("Demo accounts (username / password):")
         for username, password, staff in ACCOUNTS:
             role = "superuser, opens /admin/" if staff else "member of 'demo team'"
@@ -87,13 +91,12 @@ class Command(BaseCommand):
 
 def inbox_examples(user, others) -> None:
     """Seed the inbox features for ``user`` (keys: a second run adds nothing)."""
-    actor = others.first()
     for i in range(1, 6):
         notifications.send(
             user,
             f"Comment {i}: the numbers for October look right to me.",
             title="New comment on Q3 plan",
-            actor=actor,
+            actor=others[i % len(others)] if others else None,
             category="comments",
             group_key="comments-q3-plan",
             key=f"demo-comment-{i}",

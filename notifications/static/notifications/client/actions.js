@@ -23,13 +23,13 @@ export const SNOOZE_PRESETS = [
   }],
 ];
 
-/** "Alice and 49 others" / "50 notifications" for a group entry, "" otherwise. */
+/** "Alice and 49 others · 50 notifications" / "50 notifications" for a group entry, "" otherwise. */
 export function groupLine(n) {
   const count = n.group?.count ?? 1;
   if (count < 2) return "";
-  const others = count - 1;
-  if (n.actor?.name && (n.group.actor_count ?? 1) > 1) {
-    return `${n.actor.name} and ${others} ${others === 1 ? "other" : "others"}`;
+  const others = (n.group.actor_count ?? 0) - 1;
+  if (n.actor?.name && others > 0) {
+    return `${n.actor.name} and ${others} ${others === 1 ? "other" : "others"} · ${count} notifications`;
   }
   return `${count} notifications`;
 }
