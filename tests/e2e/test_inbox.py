@@ -217,3 +217,25 @@ def test_the_inbox_with_every_state_has_no_axe_violations(
     violations = [v for v in run_axe(page) if v["impact"] in ("serious", "critical")]
     assert violations == [], "axe found:\n" + describe(violations)
     context.close()
+
+
+def test_an_action_to_another_origin_never_gets_the_csrf_token(alice_page, alice, in_thread):
+    page = alice_page
+    seen = []
+
+    def fulfil(route):
+        seen.append(route.request.headers)
+        route.fulfill(status=200, body="{}", headers={"Access-Control-Allow-Origin": "*"})
+
+    page.route("https://elsewhere.example/**", fulfil)
+    [n] = in_thread(
+        notifications.send,
+        alice,
+        "Vote elsewhere",
+        actions=[{"label": "Vote", "url": "https://elsewhere.example/vote/", "method": "post"}],
+    )
+    open_inbox(page)
+    row(page, n).get_by_role("button", name="Vote", exact=True).click()
+    expect(row(page, n).locator(".ntf-button-result")).to_have_text("Done")
+    assert seen and all("x-csrftoken" not in headers for headers in seen)
+    assert all("cookie" not in headers for headers in seen)
