@@ -100,7 +100,7 @@ export function mountInbox(root, { cfg, store, actions, announce, onFollow }) {
     clearTimeout(seenTimer);
     seenTimer = setTimeout(() => {
       if (ui.inbox.hidden || store.state.tab === "archived") return;
-      const unseen = store.visibleItems().filter((n) => n.seen === false);
+      const unseen = store.tabItems().filter((n) => n.seen === false);
       if (!unseen.length) return;
       actions.seen(Math.max(...unseen.map((n) => n.cursor))).catch(() => {});
     }, 200);
@@ -136,7 +136,7 @@ export function mountInbox(root, { cfg, store, actions, announce, onFollow }) {
 
   function draw() {
     const archivedTab = store.state.tab === "archived";
-    const items = archivedTab ? store.archivedItems() ?? [] : store.visibleItems();
+    const items = archivedTab ? store.archivedItems() ?? [] : store.tabItems();
     const focusKey = focusedControl();
     const existing = new Map();
     for (const li of ui.list.children) existing.set(li.dataset.notificationId, li);

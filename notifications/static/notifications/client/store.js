@@ -98,7 +98,11 @@ export function createStore(cfg) {
     sortedItems,
     visibleItems() {
       const now = Date.now();
-      return sortedItems().filter((n) => !state.hidden.has(n.id) && !expired(n, now) && (state.tab !== "unread" || !n.read));
+      return sortedItems().filter((n) => !state.hidden.has(n.id) && !expired(n, now));
+    },
+    /** What the inbox's Unread or All tab shows. */
+    tabItems() {
+      return store.visibleItems().filter((n) => state.tab !== "unread" || !n.read);
     },
     /** The Archived tab's rows (null until loaded). */
     archivedItems() {
