@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("strict-csp/", views.strict_csp, name="strict-csp"),
     path("send-test/", views.send_test, name="send-test"),
+    path("demo/approve/<int:pk>/", views.approve, name="demo-approve"),
     path("favicon.svg", views.favicon, name="favicon"),
     path("favicon.ico", views.favicon),
     path("notifications/", include("notifications.urls")),

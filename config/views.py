@@ -3,7 +3,7 @@
 import secrets
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
@@ -56,6 +56,15 @@ def send_test(request):
     # 204: the browser stays on the page, so the toast arrives over the socket
     # in the page that pressed the button (a redirect would reload it).
     return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
+def approve(request, pk):
+    """The target of the demo's "Approve" action button: a POST with the CSRF token."""
+    # The request's notification (sent with key="expense-<pk>") is done: read.
+    request.user.notifications.filter(key=f"expense-{pk}").mark_read()
+    return JsonResponse({"approved": pk})
 
 
 FAVICON = (

@@ -81,6 +81,62 @@ class CategoryFilter(admin.SimpleListFilter):
         return None
 
 
+class ArchivedFilter(admin.SimpleListFilter):
+    title = _("archived")
+    parameter_name = "archived"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Archived")), ("no", _("In the inbox"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        if self.value() == "yes":
+            return queryset.filter(archived_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(archived_at__isnull=True)
+        return None
+
+
+class ExpiredFilter(admin.SimpleListFilter):
+    title = _("expiry")
+    parameter_name = "expired"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Expired")), ("no", _("Not expired")), ("later", _("Will expire"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        from django.utils import timezone
+
+        if self.value() == "yes":
+            return queryset.filter(expires_at__lte=timezone.now())
+        if self.value() == "no":
+            return queryset.unexpired()
+        if self.value() == "later":
+            return queryset.filter(expires_at__gt=timezone.now())
+        return None
+
+
+def _cleanup_line() -> str:
+    """What ``notifications_cleanup`` would delete now, with the settings' ages (for staff)."""
+    from . import retention
+
+    policy = retention.Policy.from_settings()
+    counts = retention.counts(policy)
+    parts = [
+        ngettext("%(n)d expired", "%(n)d expired", counts["expired"]) % {"n": counts["expired"]}
+    ]
+    if "read" in counts:
+        parts.append(
+            _("%(n)d read more than %(days)d days ago")
+            % {"n": counts["read"], "days": policy.read_older_than_days}
+        )
+    if "archived" in counts:
+        parts.append(
+            _("%(n)d archived more than %(days)d days ago")
+            % {"n": counts["archived"], "days": policy.archived_older_than_days}
+        )
+    return _("manage.py notifications_cleanup would delete: %(what)s.") % {"what": ", ".join(parts)}
+
+
 def supports_autocomplete(model: Any, admin_site: admin.AdminSite) -> bool:
     """Return whether ``admin_site`` can serve autocomplete lookups of ``model``.
 
@@ -104,6 +160,7 @@ class NotificationAdmin(admin.ModelAdmin):
     send_template = "admin/notifications/notification/send.html"
     send_fieldsets = [
         (None, {"fields": ["title", "message", "level", "url", "category"]}),
+        (_("Inbox"), {"fields": ["expires_at", "pinned", "group_key", "actions"]}),
         (_("Audience"), {"fields": ["audience", "users", "groups"]}),
     ]
 
@@ -117,6 +174,9 @@ class NotificationAdmin(admin.ModelAdmin):
         # A filter, not date_hierarchy: the hierarchy aggregates dates over
         # the whole table on every page load.
         ("created_at", admin.DateFieldListFilter),
+        ArchivedFilter,
+        ExpiredFilter,
+        "pinned",
     ]
     list_select_related = ["recipient"]
     search_help_text = _("Exact recipient login, or words in the title or message.")
@@ -134,6 +194,15 @@ class NotificationAdmin(admin.ModelAdmin):
         "data",
         "actor",
         "read_at",
+        "seen_at",
+        "archived_at",
+        "snoozed_until",
+        "expires_at",
+        "pinned",
+        "group_key",
+        "key",
+        "actions",
+        "image",
         "cursor",
         "created_at",
     ]
@@ -214,6 +283,7 @@ class NotificationAdmin(admin.ModelAdmin):
         extra_context = {
             "can_send": self.has_add_permission(request),
             "can_view_history": self._can_view_history(request),
+            "cleanup": _cleanup_line(),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra_context)
@@ -282,6 +352,10 @@ class NotificationAdmin(admin.ModelAdmin):
                 url=data["url"],
                 category=data["category"],
                 actor=request.user,
+                expires_at=data.get("expires_at"),
+                pinned=data.get("pinned", False),
+                group_key=data.get("group_key", ""),
+                actions=data.get("actions") or [],
             )
             Broadcast.objects.create(
                 sender=request.user,

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models, router
+from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.module_loading import import_string
 
-from . import languages, preferences, webpush
+from . import conf, languages, preferences, webpush
 from .constants import Level
-from .validators import validate_data
+from .validators import validate_actions, validate_data
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, Group
@@ -37,6 +40,12 @@ def send(
     target: models.Model | None = None,
     template_name: str = "",
     params: dict[str, Any] | None = None,
+    key: str | None = None,
+    group_key: str = "",
+    expires_at: datetime.datetime | None = None,
+    pinned: bool = False,
+    actions: list[dict[str, str]] | None = None,
+    image: str | None = None,
 ) -> list[Notification]:
     """Create one notification per recipient and push each after commit.
 
@@ -52,6 +61,15 @@ def send(
     ``gettext_lazy(...)``, or ``template_name`` (rendered with ``params`` as the
     message); it is rendered once per language of the recipients
     (``LANGUAGE_FOR_USER``), at one more query and one insert per language.
+
+    ``key`` makes the send idempotent: each recipient gets at most one
+    notification with that key, even from concurrent calls (a unique
+    constraint decides); a recipient who has one already gets it back in the
+    returned list, and nothing new is pushed. ``group_key`` collapses a
+    user's notifications into one inbox entry; ``expires_at`` hides it from
+    then on; ``actions`` is at most two buttons ``{"label", "url"}`` (with
+    ``"method": "post"`` for a POST with the CSRF token); ``image`` is an
+    avatar or picture URL, by default the actor's from ``ACTOR_IMAGE``.
     """
     # Imported here: the package root (which re-exports send) is imported
     # before the app registry is ready.
@@ -69,6 +87,12 @@ def send(
         category=category,
         data={} if data is None else data,
         actor=actor,
+        key=key or "",
+        group_key=group_key,
+        expires_at=expires_at,
+        pinned=pinned,
+        actions=[] if actions is None else actions,
+        image=_image(actor) if image is None else image,
     )
     if target is not None:
         _set_target(template, target)
@@ -80,8 +104,26 @@ def send(
     except ValidationError as exc:
         errors["data"] = exc.error_list
     try:
+        validate_actions(template.actions)
+    except ValidationError as exc:
+        errors["actions"] = exc.error_list
+    if expires_at is not None and (
+        not isinstance(expires_at, datetime.datetime) or timezone.is_naive(expires_at)
+    ):
+        errors["expires_at"] = [
+            ValidationError("expires_at must be an aware datetime.", code="invalid")
+        ]
+    try:
         template.clean_fields(
-            exclude=["recipient", "cursor", "actor", "target_content_type", "data"]
+            exclude=[
+                "recipient",
+                "cursor",
+                "actor",
+                "target_content_type",
+                "data",
+                "actions",
+                "expires_at",
+            ]
         )
     except ValidationError as exc:
         errors = {**exc.error_dict, **errors}
@@ -97,9 +139,19 @@ def send(
         created = languages.create_localized(user_ids, template, template_name, params, raw)
     else:
         created = Notification.objects.create_for(user_ids, template)
-    # Browsers of recipients with no open tab, after commit (nothing without VAPID keys).
-    webpush.schedule(created, category, using=router.db_for_write(Notification))
+    # Browsers of recipients with no open tab, after commit (nothing without VAPID
+    # keys); not for the rows a repeated ``key`` returned, which were pushed already.
+    fresh = [n for n in created if not getattr(n, "repeated_key", False)]
+    webpush.schedule(fresh, category, using=router.db_for_write(Notification))
     return created
+
+
+def _image(actor: Any) -> str:
+    """The actor's picture from the ``ACTOR_IMAGE`` hook (a dotted path), or ``""``."""
+    hook = conf.get("ACTOR_IMAGE")
+    if actor is None or not hook:
+        return ""
+    return (import_string(hook) if isinstance(hook, str) else hook)(actor) or ""
 
 
 def recipient_ids(recipient: Recipient) -> list[Any]:

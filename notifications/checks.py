@@ -69,6 +69,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     """Report an invalid ``NOTIFICATIONS`` dict now rather than at the first send."""
     try:
         conf._overrides()
+        for name in conf.CHOICES:
+            conf.get(name)
     except ImproperlyConfigured as exc:
         return [Error(str(exc), hint="Fix settings.NOTIFICATIONS.", id="notifications.E007")]
     return []

@@ -118,7 +118,27 @@ DEFAULTS: dict[str, Any] = {
     # Dotted path of a function user -> language code for per-recipient text;
     # None: settings.LANGUAGE_CODE for everyone.
     "LANGUAGE_FOR_USER": None,
+    # Inbox ---------------------------------------------------------------------
+    # What the bell counts: "unread" (not read yet) or "unseen" (not shown in
+    # an open inbox yet). Either way only active ones (not archived, expired
+    # or snoozed).
+    "BADGE_COUNTS": "unread",
+    # A callable (or its dotted path) taking the actor and returning an image
+    # URL for notifications sent with an actor and no ``image``; None: none.
+    "ACTOR_IMAGE": None,
+    # notifications_cleanup: rows deleted per statement (each in its own short
+    # transaction), and the defaults of --read-older-than and
+    # --archived-older-than in days (None: keep them).
+    "CLEANUP_BATCH_SIZE": 1000,
+    "CLEANUP_READ_OLDER_THAN_DAYS": None,
+    "CLEANUP_ARCHIVED_OLDER_THAN_DAYS": None,
+    # Longest snooze accepted by the HTTP API, in days.
+    "MAX_SNOOZE_DAYS": 365,
 }
+
+
+#: Settings that take one of a few values.
+CHOICES: dict[str, tuple[str, ...]] = {"BADGE_COUNTS": ("unread", "unseen")}
 
 
 def get(name: str) -> Any:
@@ -126,7 +146,13 @@ def get(name: str) -> Any:
     overrides = _overrides()
     if name not in DEFAULTS:
         raise ImproperlyConfigured(f"notifications has no setting named {name!r}.")
-    return overrides.get(name, DEFAULTS[name])
+    value = overrides.get(name, DEFAULTS[name])
+    if name in CHOICES and value not in CHOICES[name]:
+        raise ImproperlyConfigured(
+            f"NOTIFICATIONS[{name!r}] must be one of {', '.join(map(repr, CHOICES[name]))}; "
+            f"got {value!r}."
+        )
+    return value
 
 
 def _overrides() -> dict[str, Any]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import json
 import logging
 import random
@@ -133,6 +134,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         self._frames_in = self._ignored = 0
         self._limited = False
         self._revalidation: asyncio.TimerHandle | None = None
+        self._wake: asyncio.TimerHandle | None = None
+        self._wake_at: datetime.datetime | None = None
+        self._woken_since = datetime.datetime.now(datetime.UTC)
         self._revalidating = False
         self._tokens = float(conf.get("RATE_LIMIT_BURST"))
         self._tokens_at = time.monotonic()
@@ -181,6 +185,58 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         for text, frame_cursor in pending:
             await self.push(text, frame_cursor)
         self._schedule_revalidation()
+        await self._arm_wake()
+
+    # Snoozes ending ------------------------------------------------------------
+    # Each socket keeps one timer for its user's next snooze end and, when it
+    # fires, sends itself ``notification.unsnoozed`` for what woke up: no cron
+    # job, no process-wide scheduler, and a socket opened later arms its own.
+
+    async def _arm_wake(self, at: datetime.datetime | None = None) -> None:
+        """Set the timer to ``at``, or to the user's next snooze end (a query)."""
+        if self._closed:
+            return
+        if at is None:
+            try:
+                at = await _next_wake(self.user_id)
+            except _database_errors():
+                return
+            if self._wake is not None:
+                self._wake.cancel()
+                self._wake = None
+            self._wake_at = None
+        if at is None or (self._wake_at is not None and self._wake_at <= at):
+            return
+        if self._wake is not None:
+            self._wake.cancel()
+        self._wake_at = at
+        delay = max(0.0, (at - datetime.datetime.now(datetime.UTC)).total_seconds())
+        self._wake = asyncio.get_running_loop().call_later(
+            delay + 0.01, lambda: _background(self._wake_up())
+        )
+
+    async def _wake_up(self) -> None:
+        self._wake = None
+        self._wake_at = None
+        if self._closed:
+            return
+        now = datetime.datetime.now(datetime.UTC)
+        try:
+            texts = await _woken(self.user_id, self._woken_since, now)
+        except _database_errors() as exc:
+            logger.info("Could not read woken notifications of user %s (%s).", self.user_id, exc)
+            texts = []
+        self._woken_since = now
+        for text in texts:
+            await self.push(text, None)
+        await self._arm_wake()
+
+    def _saw_snooze(self, text: str) -> None:
+        """Arm the timer from a pushed ``notification.snoozed`` frame."""
+        until = json.loads(text).get("snoozed_until")
+        if isinstance(until, str):
+            at = datetime.datetime.fromisoformat(until)
+            _background(self._arm_wake(at))
 
     async def _refuse(self, code: int, why: str) -> None:
         logger.info("Refusing a socket of user %s with %d: %s.", self.user_id, code, why)
@@ -230,6 +286,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             return
         if cursor is not None:
             self.cursor = cursor
+        elif text.startswith(_SNOOZED_PREFIX):
+            self._saw_snooze(text)
         await self._send_counted(text, pushed=True)
 
     def _fall_behind(self) -> None:
@@ -410,6 +468,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if self._revalidation is not None:
             self._revalidation.cancel()
             self._revalidation = None
+        if self._wake is not None:
+            self._wake.cancel()
+            self._wake = None
 
     async def _revalidate(self) -> None:
         """Close if the session no longer logs in this user (4401) or is gone (4440).
@@ -483,6 +544,7 @@ def _after_sync(user_id: Any, after: int, limit: int) -> dict[str, Any]:
     cursor, unread = Inbox.objects.state(user_id)
     rows = list(
         Notification.objects.filter(recipient_id=user_id)
+        .active()
         .after(after)
         .select_related("actor")[: limit + 1]
     )
@@ -494,9 +556,47 @@ def _after_sync(user_id: Any, after: int, limit: int) -> dict[str, Any]:
     }
 
 
+def _next_wake_sync(user_id: Any) -> datetime.datetime | None:
+    from .models import Notification
+
+    return (
+        Notification.objects.filter(recipient_id=user_id)
+        .snoozed()
+        .order_by("snoozed_until")
+        .values_list("snoozed_until", flat=True)
+        .first()
+    )
+
+
+def _woken_sync(user_id: Any, since: datetime.datetime, now: datetime.datetime) -> list[str]:
+    """Encode ``notification.unsnoozed`` for the user's snoozes that ended in ``(since, now]``."""
+    from .models import Inbox, Notification
+
+    rows = list(
+        Notification.objects.filter(
+            recipient_id=user_id, snoozed_until__gt=since, snoozed_until__lte=now
+        )
+        .active()
+        .select_related("actor")
+        .order_by("cursor")[: conf.get("SYNC_PAGE_SIZE")]
+    )
+    if not rows:
+        return []
+    _cursor, unread = Inbox.objects.state(user_id)
+    return [
+        frames.encode(
+            {"type": frames.UNSNOOZED, "notification": n.as_dict(), "unread_count": unread}
+        )
+        for n in rows
+    ]
+
+
 # On the notifications worker threads: sockets query in parallel.
 _state = database_call(_state_sync)
 _after = database_call(_after_sync)
+_next_wake = database_call(_next_wake_sync)
+_woken = database_call(_woken_sync)
+_SNOOZED_PREFIX = f'{{"type":"{frames.SNOOZED}"'
 
 
 def _check_keys(message: dict[str, Any], allowed: set[str]) -> None:

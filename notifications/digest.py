@@ -57,16 +57,19 @@ class Result:
 
 
 def pending(now: datetime | None = None, *, using: str | None = None) -> Any:
-    """Return the notifications a digest would take now (unread, old enough, not emailed)."""
-    from .models import Notification
+    """Return what a digest would take now: unread, unseen, active, old enough, not emailed."""
+    from .models import Notification, active_q
 
-    cutoff = (now or timezone.now()) - timedelta(minutes=conf.get("EMAIL_DELAY_MINUTES"))
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=conf.get("EMAIL_DELAY_MINUTES"))
     db = using or router.db_for_write(Notification)
-    # Once seen tracking exists (seen_at), add: and not seen.
+    # Unread and unseen (an inbox showed it: no reminder needed), and active: not
+    # archived, expired or snoozed at ``now``.
     return (
         Notification.objects.using(db)
         .unread()
-        .filter(emailed_at__isnull=True, created_at__lte=cutoff)
+        .unseen()
+        .filter(active_q(now), emailed_at__isnull=True, created_at__lte=cutoff)
     )
 
 

@@ -37,7 +37,42 @@ class ComposeForm(forms.ModelForm):
 
     class Meta:
         model = Notification
-        fields = ["title", "message", "level", "url", "category"]
+        fields = [
+            "title",
+            "message",
+            "level",
+            "url",
+            "category",
+            "expires_at",
+            "pinned",
+            "group_key",
+            "actions",
+        ]
+        widgets = {
+            # The browser's own picker: keyboard-accessible, no admin JS needed.
+            "expires_at": forms.DateTimeInput(
+                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+            ),
+            "actions": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "actions": _(
+                'Up to 2 buttons as JSON: [{"label": "Open", "url": "/x/"}]; add '
+                '"method": "post" for a button that POSTs (with the CSRF token).'
+            ),
+        }
+
+    def clean_expires_at(self) -> Any:
+        from django.utils import timezone
+
+        value = self.cleaned_data.get("expires_at")
+        if value is not None and value <= timezone.now():
+            raise ValidationError(_("The expiry must be in the future."), code="past")
+        return value
+
+    def clean_actions(self) -> Any:
+        value = self.cleaned_data.get("actions")
+        return [] if value in (None, "") else value
 
     def __init__(self, *args: Any, admin_site: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

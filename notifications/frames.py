@@ -8,10 +8,25 @@ Server → client (JSON text frames; ``unread_count`` rides on most of them)::
     {"type": "notification.unread", "ids": [...], "unread_count": N}
     {"type": "notification.deleted", "ids": [...], "unread_count": N}
     {"type": "notifications.read_all", "cursor": C, "read_at": "...", "unread_count": N}
+    {"type": "notification.seen", "ids": [...], "seen_at": "...", "unread_count": N}
+    {"type": "notifications.seen_all", "cursor": C, "seen_at": "...", "unread_count": N}
+    {"type": "notification.archived", "ids": [...], "archived_at": "...", "unread_count": N}
+    {"type": "notification.unarchived", "ids": [...], "unread_count": N}
+    {"type": "notification.snoozed", "ids": [...], "snoozed_until": "..." | null, "unread_count": N}
+    {"type": "notification.unsnoozed", "notification": {...}, "unread_count": N}
+    {"type": "notification.pinned", "ids": [...], "unread_count": N}
+    {"type": "notification.unpinned", "ids": [...], "unread_count": N}
     {"type": "resync"}          frames were dropped: fetch after your cursor, reload the list
     {"type": "pong", "cursor": C, "unread_count": N}             answers ping
     {"type": "sync", "notifications": [...], "complete": bool, "cursor": C, "unread_count": N}
     {"type": "error", "code": "...", "detail": "..."}
+
+``unread_count`` counts unread notifications that are active (not archived,
+expired or snoozed). With ``BADGE_COUNTS = "unseen"`` every frame that carries
+``unread_count`` carries ``unseen_count`` too. ``notification.unsnoozed`` is
+sent by each socket's own timer when a snooze ends (``snoozed_until: null`` in
+``notification.snoozed`` means it was woken early); a repeated ``send(key=...)``
+pushes nothing.
 
 Client → server: ``{"action": "ping"}``, ``{"action": "sync", "after": C, "limit": L}``
 and ``{"action": "ack", "frames": N}`` (N: frames received on this socket so far).
@@ -34,13 +49,38 @@ READ = "notification.read"
 UNREAD = "notification.unread"
 DELETED = "notification.deleted"
 READ_ALL = "notifications.read_all"
+SEEN = "notification.seen"
+SEEN_ALL = "notifications.seen_all"
+ARCHIVED = "notification.archived"
+UNARCHIVED = "notification.unarchived"
+SNOOZED = "notification.snoozed"
+UNSNOOZED = "notification.unsnoozed"
+PINNED = "notification.pinned"
+UNPINNED = "notification.unpinned"
 RESYNC = "resync"
 PONG = "pong"
 SYNC = "sync"
 ERROR = "error"
 
 #: Frame types a client may be sent unasked (pushes), as opposed to replies.
-PUSH_TYPES = frozenset({CREATED, READ, UNREAD, DELETED, READ_ALL, RESYNC})
+PUSH_TYPES = frozenset(
+    {
+        CREATED,
+        READ,
+        UNREAD,
+        DELETED,
+        READ_ALL,
+        RESYNC,
+        SEEN,
+        SEEN_ALL,
+        ARCHIVED,
+        UNARCHIVED,
+        SNOOZED,
+        UNSNOOZED,
+        PINNED,
+        UNPINNED,
+    }
+)
 
 
 def encode(frame: dict[str, Any]) -> str:

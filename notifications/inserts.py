@@ -10,6 +10,13 @@ use the portable path in ``NotificationQuerySet.bulk_create``.
 
 The column list comes from the model's concrete fields, so a field added
 to ``Notification`` is written here without touching this module.
+
+With an idempotency ``key`` the insert skips recipients who already have a
+row with that key, and ``ON CONFLICT (recipient, key) DO NOTHING`` settles
+the race between concurrent senders on the unique constraint (never check
+then insert): the loser inserts nothing and gets no row back. A lost race
+burns one cursor of that user, which clients do not notice (cursors only
+need to increase).
 """
 
 from __future__ import annotations
@@ -153,6 +160,22 @@ class _Plan:
         self.columns = ", ".join(q(f.column) for f in shared)
         self.params = [f.get_db_prep_save(values[f.attname], connection) for f in shared]
         self.placeholders = ", ".join(["%s"] * len(shared))
+        self.key = values.get("key") or ""
+        key_col = q(meta.get_field("key").column)
+        if self.key:
+            # The predicate spelled as the conditional UniqueConstraint compiles
+            # it, so that PostgreSQL infers that partial index as the arbiter.
+            self.on_conflict = (
+                f"ON CONFLICT ({self.recipient_col}, {key_col}) "
+                f"WHERE NOT ({key_col} = '') DO NOTHING "
+            )
+            self.fresh = (
+                f"NOT EXISTS (SELECT 1 FROM {self.table} AS existing WHERE "
+                f"existing.{self.recipient_col} = {{user}} AND existing.{key_col} = %s)"
+            )
+        else:
+            self.on_conflict = ""
+            self.fresh = ""
 
     def _prep_users(self, user_ids: Sequence[Any]) -> dict[Any, Any]:
         prep = self.recipient.target_field.get_db_prep_value
@@ -161,34 +184,39 @@ class _Plan:
     def postgresql(self, user_ids: Sequence[Any]) -> list[tuple[Any, Any, int]]:
         by_db = self._prep_users(sorted(user_ids))
         db_type = self.recipient.target_field.rel_db_type(self.connection)
+        where = f"WHERE {self.fresh.format(user='u')} " if self.key else ""
         sql = (
             f"WITH bumped AS ("
             f"INSERT INTO {self.inbox} ({self.inbox_user}, {self.last}) "
-            f"SELECT u, 1 FROM unnest(%s::{db_type}[]) AS u ORDER BY u "
+            f"SELECT u, 1 FROM unnest(%s::{db_type}[]) AS u {where}ORDER BY u "
             f"ON CONFLICT ({self.inbox_user}) DO UPDATE "
             f"SET {self.last} = {self.inbox}.{self.last} + 1 "
             f"RETURNING {self.inbox_user} AS u, {self.last} AS c) "
             f"INSERT INTO {self.table} ({self.recipient_col}, {self.cursor_col}, {self.columns}) "
-            f"SELECT u, c, {self.placeholders} FROM bumped "
+            f"SELECT u, c, {self.placeholders} FROM bumped {self.on_conflict}"
             f"RETURNING {self.pk}, {self.recipient_col}, {self.cursor_col}"
         )
-        return self._run(sql, [pg_array(list(by_db)), *self.params], by_db)
+        key = [self.key] if self.key else []
+        return self._run(sql, [pg_array(list(by_db)), *key, *self.params], by_db)
 
     def sqlite(self, user_ids: Sequence[Any]) -> list[tuple[Any, Any, int]]:
         by_db = self._prep_users(sorted(user_ids))
+        where = self.fresh.format(user="value") if self.key else "true"
         with self.connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {self.inbox} ({self.inbox_user}, {self.last}) "
-                f"SELECT value, 1 FROM json_each(%s) WHERE true "
+                f"SELECT value, 1 FROM json_each(%s) WHERE {where} "
                 f"ON CONFLICT ({self.inbox_user}) DO UPDATE SET {self.last} = {self.last} + 1 "
                 f"RETURNING {self.inbox_user}, {self.last}",
-                [json.dumps(list(by_db))],
+                [json.dumps(list(by_db)), *([self.key] if self.key else [])],
             )
             pairs = cursor.fetchall()
+        if not pairs:
+            return []
         sql = (
             f"INSERT INTO {self.table} ({self.recipient_col}, {self.cursor_col}, {self.columns}) "
             f"SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
-            f"{self.placeholders} FROM json_each(%s) "
+            f"{self.placeholders} FROM json_each(%s) WHERE true {self.on_conflict}"
             f"RETURNING {self.pk}, {self.recipient_col}, {self.cursor_col}"
         )
         return self._run(sql, [*self.params, json.dumps(pairs)], by_db)

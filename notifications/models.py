@@ -14,6 +14,7 @@ commits, so cursors of one user become visible in increasing order.
 from __future__ import annotations
 
 import contextlib
+import datetime
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -24,13 +25,21 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxLengthValidator
 from django.db import connections, models, router, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import frames, inserts, push
 from .constants import Level
-from .validators import safe_link, validate_data, validate_link, validate_text
+from .validators import (
+    safe_actions,
+    safe_link,
+    validate_actions,
+    validate_data,
+    validate_link,
+    validate_text,
+)
 
 # A few thousand ids per statement stays far below SQLite's variable limit and
 # keeps PostgreSQL's plans simple; sends to more users take a few statements.
@@ -133,6 +142,26 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
     def read(self) -> NotificationQuerySet:
         return self.filter(read_at__isnull=False)
 
+    def unseen(self) -> NotificationQuerySet:
+        """Notifications no inbox has shown yet (reading one also marks it seen)."""
+        return self.filter(seen_at__isnull=True)
+
+    def archived(self) -> NotificationQuerySet:
+        """Archived notifications that have not expired (the inbox's Archived tab)."""
+        return self.filter(archived_at__isnull=False).unexpired()
+
+    def unexpired(self) -> NotificationQuerySet:
+        """Notifications whose ``expires_at`` has not passed: expired ones are hidden everywhere."""
+        return self.filter(unexpired_q())
+
+    def active(self) -> NotificationQuerySet:
+        """What the inbox shows: not archived, not expired, not snoozed now."""
+        return self.filter(active_q())
+
+    def snoozed(self) -> NotificationQuerySet:
+        """Notifications snoozed until a time still to come."""
+        return self.filter(snoozed_until__gt=timezone.now())
+
     def after(self, cursor: int) -> NotificationQuerySet:
         """Notifications with a cursor above ``cursor``, oldest first."""
         return self.filter(cursor__gt=cursor).order_by("cursor")
@@ -145,10 +174,12 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
         affected user's sockets after commit, so all their tabs agree.
         """
         now = timezone.now()
+        # Read implies seen: the unseen ones are then a subset of the unread
+        # ones, and both counts come from the one partial index on unread rows.
         return self._change(
             self.filter(read_at__isnull=True),
-            {"read_at": now},
-            {"type": "notification.read", "read_at": now.isoformat()},
+            {"read_at": now, "seen_at": Coalesce(F("seen_at"), Value(now))},
+            {"type": frames.READ, "read_at": now.isoformat()},
         )
 
     def mark_unread(self) -> int:
@@ -156,6 +187,77 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
         return self._change(
             self.filter(read_at__isnull=False), {"read_at": None}, {"type": "notification.unread"}
         )
+
+    def mark_seen(self) -> int:
+        """Mark the unseen ones seen; return how many changed (pushes ``notification.seen``)."""
+        now = timezone.now()
+        return self._change(
+            self.filter(seen_at__isnull=True),
+            {"seen_at": now},
+            {"type": frames.SEEN, "seen_at": now.isoformat()},
+        )
+
+    def archive(self) -> int:
+        """Archive the others; return how many changed (pushes ``notification.archived``)."""
+        now = timezone.now()
+        return self._change(
+            self.filter(archived_at__isnull=True),
+            {"archived_at": now},
+            {"type": frames.ARCHIVED, "archived_at": now.isoformat()},
+        )
+
+    def unarchive(self) -> int:
+        """Move archived ones back to the inbox (pushes ``notification.unarchived``)."""
+        return self._change(
+            self.filter(archived_at__isnull=False),
+            {"archived_at": None},
+            {"type": frames.UNARCHIVED},
+        )
+
+    def snooze(self, until: Any) -> int:
+        """Hide these until ``until`` (an aware datetime); pushes ``notification.snoozed``.
+
+        They come back by themselves at ``until``: every open socket of the
+        user gets ``notification.unsnoozed`` then (``consumers`` keeps a timer
+        per socket), and every query of the inbox shows them again, no cron job.
+        ``until`` in the past (or ``None``) wakes them now.
+        """
+        if until is not None and timezone.is_naive(until):
+            raise ValueError("snooze() needs an aware datetime (USE_TZ), not a naive one.")
+        if until is None or until <= timezone.now():
+            return self._change(
+                self.filter(snoozed_until__isnull=False),
+                {"snoozed_until": None},
+                {"type": frames.SNOOZED, "snoozed_until": None},
+            )
+        return self._change(
+            self.exclude(snoozed_until=until),
+            {"snoozed_until": until},
+            {"type": frames.SNOOZED, "snoozed_until": until.isoformat()},
+        )
+
+    def pin(self) -> int:
+        """Pin these to the top of the inbox (pushes ``notification.pinned``)."""
+        return self._change(self.filter(pinned=False), {"pinned": True}, {"type": frames.PINNED})
+
+    def unpin(self) -> int:
+        """Unpin these (pushes ``notification.unpinned``)."""
+        return self._change(self.filter(pinned=True), {"pinned": False}, {"type": frames.UNPINNED})
+
+    def grouped(self) -> NotificationQuerySet:
+        """Keep one row per ``group_key``: the newest of its group (ungrouped rows all stay).
+
+        For one user's list; ``group_counts()`` gives each group's size.
+        """
+        newest = (
+            Notification.objects.filter(
+                recipient=models.OuterRef("recipient"), group_key=models.OuterRef("group_key")
+            )
+            .filter(active_q())
+            .order_by("-cursor")
+            .values("cursor")[:1]
+        )
+        return self.filter(Q(group_key="") | Q(cursor=models.Subquery(newest)))
 
     def delete(self) -> tuple[int, dict[str, int]]:
         """Delete, and push ``notification.deleted`` to each affected user after commit."""
@@ -208,9 +310,19 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
         db = router.db_for_write(Notification)
         if not user_ids:
             return []
+        key = template.key
         if not inserts.supported(db):
-            copies = [_copy(template, recipient_id=pk) for pk in user_ids]
-            return self.db_manager(db).bulk_create(copies)
+            # Portable path: a concurrent duplicate fails on the unique constraint.
+            existing = set()
+            if key:
+                existing = set(
+                    Notification.objects.using(db)
+                    .filter(recipient_id__in=user_ids, key=key)
+                    .values_list("recipient_id", flat=True)
+                )
+            copies = [_copy(template, recipient_id=pk) for pk in user_ids if pk not in existing]
+            created = Notification.objects.db_manager(db).bulk_create(copies)
+            return created + self._existing(db, key, existing, user_ids)
         fields = Notification._meta.concrete_fields
         values = {f.attname: getattr(template, f.attname) for f in fields}
         one_statement = inserts.statements(len(user_ids), db) == 1
@@ -220,6 +332,11 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
             else transaction.atomic(using=db, savepoint=False)
         ):
             rows = inserts.insert(Notification, user_ids, values, using=db)
+        # A repeated key: these recipients have their row already; return it, push nothing.
+        skipped = set(user_ids) - {row[1] for row in rows} if key else set()
+        existing = self._existing(db, key, skipped, user_ids)
+        if not rows:
+            return existing
         order = {pk: i for i, pk in enumerate(user_ids)}
         rows.sort(key=lambda row: order[row[1]])
         # Positional values in field order: Model.from_db's fast path.
@@ -239,12 +356,27 @@ class NotificationQuerySet(models.QuerySet["Notification"]):
         if connections[db].in_atomic_block:
             created = [copy(row) for row in rows]
             push.schedule_created(created, using=db, shared=template)
-            return created
+            return _in_order(created + existing, order) if existing else created
         # Committed already (autocommit): push first, then build what we return.
         push.copies_created(copy(rows[0]), rows)
         created = [copy(row) for row in rows]
         push.signal_created(created)
-        return created
+        return _in_order(created + existing, order) if existing else created
+
+    def _existing(
+        self, db: str, key: str, user_ids: set[Any], order: list[Any]
+    ) -> list[Notification]:
+        """The rows with idempotency ``key`` of ``user_ids`` (one query, none if empty)."""
+        if not key or not user_ids:
+            return []
+        rows = list(
+            Notification.objects.using(db)
+            .filter(recipient_id__in=list(user_ids), key=key)
+            .select_related("actor")
+        )
+        for row in rows:
+            row.repeated_key = True  # send() pushes nothing for these (Web Push included).
+        return _in_order(rows, {pk: i for i, pk in enumerate(order)})
 
 
 class Notification(models.Model):
@@ -301,6 +433,60 @@ class Notification(models.Model):
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
     # When the email digest handled it (emailed, or skipped: email muted, no address).
     emailed_at = models.DateTimeField(_("emailed at"), null=True, blank=True, editable=False)
+    seen_at = models.DateTimeField(
+        _("seen at"), null=True, blank=True, help_text=_("When an inbox first showed it.")
+    )
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+    snoozed_until = models.DateTimeField(
+        _("snoozed until"),
+        null=True,
+        blank=True,
+        help_text=_("Hidden from the inbox until then."),
+    )
+    expires_at = models.DateTimeField(
+        _("expires at"),
+        null=True,
+        blank=True,
+        help_text=_("Hidden everywhere from then on; notifications_cleanup deletes it."),
+    )
+    # Database defaults too, so that raw inserts (imports, benchmarks, SQL of
+    # other apps) written before these fields existed keep working.
+    pinned = models.BooleanField(_("pinned"), default=False, db_default=False)
+    group_key = models.CharField(
+        _("group key"),
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_text],
+        help_text=_("Notifications of one user with the same key are one inbox entry."),
+    )
+    key = models.CharField(
+        _("idempotency key"),
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_text],
+        help_text=_("At most one notification per recipient and key."),
+    )
+    actions = models.JSONField(
+        _("actions"),
+        default=list,
+        db_default=Value("[]"),
+        blank=True,
+        validators=[validate_actions],
+        help_text=_('At most 2 buttons: [{"label": "...", "url": "...", "method": "post"}].'),
+    )
+    image = models.CharField(
+        _("image"),
+        max_length=2000,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_link],
+        help_text=_("An avatar or picture: an http(s):// URL or a path on this site."),
+    )
 
     objects = NotificationQuerySet.as_manager()
 
@@ -312,6 +498,12 @@ class Notification(models.Model):
             models.UniqueConstraint(
                 fields=["recipient", "cursor"], name="notifications_recipient_cursor"
             ),
+            # send(key=...)'s idempotency: inserts use ON CONFLICT DO NOTHING on it.
+            models.UniqueConstraint(
+                fields=["recipient", "key"],
+                condition=~Q(key=""),
+                name="notifications_recipient_key",
+            ),
         ]
         indexes = [
             models.Index(
@@ -320,6 +512,46 @@ class Notification(models.Model):
                 name="notifications_unread",
             ),
             models.Index(fields=["-created_at", "-id"], name="notifications_created"),
+            # Unread per category (by_category) without touching read rows.
+            models.Index(
+                fields=["recipient", "category"],
+                condition=Q(read_at__isnull=True),
+                name="notifications_unread_category",
+            ),
+            # The Archived tab, newest first.
+            models.Index(
+                fields=["recipient", "-cursor"],
+                condition=Q(archived_at__isnull=False),
+                name="notifications_archived",
+            ),
+            # Grouping: the newest member of a group, and a group's size.
+            models.Index(
+                fields=["recipient", "group_key", "-cursor"],
+                condition=~Q(group_key=""),
+                name="notifications_group",
+            ),
+            # A socket's next snooze wake-up.
+            models.Index(
+                fields=["recipient", "snoozed_until"],
+                condition=Q(snoozed_until__isnull=False),
+                name="notifications_snoozed",
+            ),
+            # notifications_cleanup's three batched deletes.
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(expires_at__isnull=False),
+                name="notifications_expiry",
+            ),
+            models.Index(
+                fields=["read_at"],
+                condition=Q(read_at__isnull=False),
+                name="notifications_read_at",
+            ),
+            models.Index(
+                fields=["archived_at"],
+                condition=Q(archived_at__isnull=False),
+                name="notifications_archived_at",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -387,6 +619,14 @@ class Notification(models.Model):
             "created_at": self.created_at.isoformat(),
             "read": self.read_at is not None,
             "read_at": self.read_at.isoformat() if self.read_at else None,
+            "seen": self.seen_at is not None,
+            "archived_at": _iso(self.archived_at),
+            "snoozed_until": _iso(self.snoozed_until),
+            "expires_at": _iso(self.expires_at),
+            "pinned": self.pinned,
+            "group_key": self.group_key,
+            "actions": safe_actions(self.actions),
+            "image": safe_link(self.image),
         }
 
 
@@ -434,6 +674,30 @@ class Broadcast(models.Model):
         return self.title or self.message[:60]
 
 
+def _in_order(rows: list[Notification], order: dict[Any, int]) -> list[Notification]:
+    return sorted(rows, key=lambda n: order.get(n.recipient_id, 0))
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def unexpired_q(now: Any = None) -> Q:
+    """The condition "not expired at ``now``" (default: this instant)."""
+    now = timezone.now() if now is None else now
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+
+
+def active_q(now: Any = None) -> Q:
+    """The condition of ``NotificationQuerySet.active()`` at ``now``."""
+    now = timezone.now() if now is None else now
+    return (
+        Q(archived_at__isnull=True)
+        & unexpired_q(now)
+        & (Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=now))
+    )
+
+
 def _copy(template: Notification, **overrides: Any) -> Notification:
     """Return a new ``Notification`` with ``template``'s field values and ``overrides``."""
     fields = {
@@ -447,24 +711,33 @@ def _copy(template: Notification, **overrides: Any) -> Notification:
     return copy
 
 
-_unread_sql: dict[str, tuple[str, list[Any]]] = {}
+_unread_sql: dict[str, tuple[str, int]] = {}
+# A timestamp no caller passes: compiled into the cached SQL as a placeholder
+# for "now", whose parameters are then filled in at every call.
+_SENTINEL = datetime.datetime(2001, 2, 3, 4, 5, 6, 789012, tzinfo=datetime.UTC)
 
 
 def unread_condition(using: str) -> tuple[str, list[Any]]:
-    """Return SQL and parameters of ``NotificationQuerySet.unread()``'s filter.
+    """Return SQL and parameters of the badge's condition: ``unread().active()`` now.
 
-    Compiled once per database when it has no parameters (a time-dependent
-    condition would have some, and is compiled on every call instead), so
-    that hot raw queries share the ORM's one definition of "unread".
+    The SQL is compiled once per database and its time parameters are filled
+    in per call, so that hot raw queries (every handshake and ping) share the
+    ORM's one definition of "unread" without compiling a query each time.
     """
+    connection = connections[using]
     cached = _unread_sql.get(using)
-    if cached is not None:
-        return cached
-    query = Notification.objects.using(using).unread().query
-    sql, params = query.get_compiler(using=using).compile(query.where)
-    if not params:
-        _unread_sql[using] = (sql, [])
-    return sql, list(params)
+    if cached is None:
+        query = Notification.objects.using(using).unread().filter(active_q(_SENTINEL)).query
+        sql, params = query.get_compiler(using=using).compile(query.where)
+        sentinel = Notification._meta.get_field("expires_at").get_db_prep_value(
+            _SENTINEL, connection
+        )
+        if any(p != sentinel for p in params):
+            raise AssertionError(f"unexpected parameters in the unread condition: {params!r}")
+        cached = _unread_sql[using] = (sql, len(params))
+    sql, count = cached
+    now = Notification._meta.get_field("expires_at").get_db_prep_value(timezone.now(), connection)
+    return sql, [now] * count
 
 
 def unread_counts(user_ids: Iterable[Any], *, using: str | None = None) -> dict[Any, int]:

@@ -199,6 +199,7 @@ def poll_missed(cursors: dict[str, int]) -> list[delivery.Entry]:
         key = delivery.user_key(pk)
         rows = list(
             Notification.objects.filter(recipient_id=pk)
+            .active()
             .after(cursor)
             .select_related("actor")[: page + 1]
         )

@@ -155,3 +155,92 @@ def _text_problem(value: str) -> tuple[str, str, dict[str, Any]] | None:
             {"char": f"U+{ord(value[exc.start]):04X}", "position": exc.start},
         )
     return None
+
+
+#: Most action buttons one notification may carry.
+MAX_ACTIONS = 2
+MAX_ACTION_LABEL = 50
+
+
+def validate_actions(value: object) -> None:
+    """Require a list of at most two ``{"label", "url"}`` buttons, ``"method": "post"`` optional.
+
+    Each ``url`` follows ``validate_link`` (a button is a link, or the target
+    of a POST with the CSRF token, so the same schemes are refused).
+    """
+    if value in (None, []):
+        return
+    if not isinstance(value, list):
+        raise ValidationError(
+            "Notification actions must be a list of {'label', 'url'} objects.",
+            code="invalid_actions",
+        )
+    if len(value) > MAX_ACTIONS:
+        raise ValidationError(
+            "A notification has at most %(limit)d actions; got %(count)d.",
+            code="too_many_actions",
+            params={"limit": MAX_ACTIONS, "count": len(value)},
+        )
+    for index, action in enumerate(value):
+        if not isinstance(action, dict):
+            raise ValidationError(
+                "actions[%(index)d] must be an object with 'label' and 'url'.",
+                code="invalid_actions",
+                params={"index": index},
+            )
+        extra = sorted(set(action) - {"label", "url", "method"})
+        if extra:
+            raise ValidationError(
+                "actions[%(index)d] has unknown key(s) %(keys)s; allowed: label, url, method.",
+                code="invalid_actions",
+                params={"index": index, "keys": ", ".join(map(str, extra))[:100]},
+            )
+        label, url = action.get("label"), action.get("url")
+        if not isinstance(label, str) or not label.strip() or len(label) > MAX_ACTION_LABEL:
+            raise ValidationError(
+                "actions[%(index)d]['label'] must be a non-empty string of at most %(limit)d "
+                "characters.",
+                code="invalid_actions",
+                params={"index": index, "limit": MAX_ACTION_LABEL},
+            )
+        validate_text(label)
+        if not isinstance(url, str) or not url:
+            raise ValidationError(
+                "actions[%(index)d]['url'] must be a non-empty string.",
+                code="invalid_actions",
+                params={"index": index},
+            )
+        try:
+            validate_link(url)
+        except ValidationError as exc:
+            raise ValidationError(
+                "actions[%(index)d]['url']: %(error)s",
+                code="invalid_url",
+                params={"index": index, "error": " ".join(exc.messages)},
+            ) from exc
+        if "method" in action and action["method"] != "post":
+            raise ValidationError(
+                "actions[%(index)d]['method'] must be 'post' (or be left out for a link).",
+                code="invalid_actions",
+                params={"index": index},
+            )
+
+
+def safe_actions(value: object) -> list[dict[str, str]]:
+    """Return the actions that may be rendered (as ``safe_link`` does for ``url``)."""
+    if not isinstance(value, list):
+        return []
+    shown = []
+    for action in value[:MAX_ACTIONS]:
+        if not isinstance(action, dict):
+            continue
+        label, url = action.get("label"), action.get("url")
+        if not isinstance(label, str) or not label or not isinstance(url, str):
+            continue
+        if not safe_link(url):
+            continue
+        item = {"label": label[:MAX_ACTION_LABEL], "url": url}
+        if action.get("method") == "post":
+            item["method"] = "post"
+        shown.append(item)
+    return shown

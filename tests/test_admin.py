@@ -578,3 +578,69 @@ def test_search_uses_the_user_models_login_field(db, settings):
 
     assert admin.site._registry[Notification].search_fields[0] == "=recipient__username"
     assert "sender__username" in admin.site._registry[Broadcast].search_fields
+
+
+# Inbox options ---------------------------------------------------------------
+
+
+def test_compose_sets_expiry_pin_group_and_actions(sender, alice):
+    import json
+
+    actions = [
+        {"label": "Open", "url": "/status/"},
+        {"label": "Ack", "url": "/ack/", "method": "post"},
+    ]
+    response = client_for(sender).post(
+        SEND_URL,
+        compose(
+            audience="users",
+            users=[alice.pk],
+            expires_at="2099-01-01T09:00",
+            pinned="on",
+            group_key="maintenance",
+            actions=json.dumps(actions),
+        ),
+    )
+    assert response.status_code == 302
+    n = Notification.objects.get()
+    assert (n.pinned, n.group_key, n.actions) == (True, "maintenance", actions)
+    assert n.expires_at.year == 2099
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("actions", '[{"label": "x", "url": "javascript:1"}]', "must start with"),
+        ("actions", "[1, 2, 3]", "at most 2"),
+        ("expires_at", "2001-01-01T09:00", "in the future"),
+    ],
+)
+def test_compose_refuses_bad_inbox_options(sender, alice, field, value, words):
+    response = client_for(sender).post(
+        SEND_URL, compose(audience="users", users=[alice.pk], **{field: value})
+    )
+    assert response.status_code == 200
+    assert words in response.content.decode()
+    assert not Notification.objects.exists()
+
+
+def test_changelist_filters_archived_expired_pinned_and_shows_cleanup_counts(superuser, alice):
+    import datetime
+
+    from django.utils import timezone
+
+    [a] = notifications.send(alice, "archived one")
+    a.__class__.objects.filter(pk=a.pk).archive()
+    notifications.send(alice, "expired one", expires_at=timezone.now() - datetime.timedelta(1))
+    notifications.send(alice, "pinned one", pinned=True)
+    client = client_for(superuser)
+    for query, shown in [
+        ("archived=yes", "archived one"),
+        ("expired=yes", "expired one"),
+        ("pinned__exact=1", "pinned one"),
+    ]:
+        html = client.get(f"{CHANGELIST_URL}?{query}").content.decode()
+        assert shown in html
+        assert sum(m in html for m in ("archived one", "expired one", "pinned one")) == 1
+    html = client.get(CHANGELIST_URL).content.decode()
+    assert "manage.py notifications_cleanup would delete: 1 expired." in html

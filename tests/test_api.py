@@ -166,3 +166,137 @@ def test_target_is_stored_as_generic_reference(alice, bob):
 
 def test_send_to_nobody_creates_nothing():
     assert notifications.send([], "hi") == []
+
+
+# Inbox options: idempotency key, group, expiry, pin, actions, image ------------
+
+
+def test_repeated_key_returns_the_existing_row_and_pushes_nothing(alice, bob):
+    from notifications.testing import capture_notifications
+
+    with capture_notifications() as outbox:
+        [first] = notifications.send(alice, "Invoice 7 is due", key="invoice-7-due")
+        again = notifications.send([alice, bob], "Invoice 7 is due (again)", key="invoice-7-due")
+    assert again[0].pk == first.pk
+    assert again[0].message == "Invoice 7 is due"  # The existing row, unchanged.
+    assert again[1].recipient_id == bob.pk and again[1].pk != first.pk
+    assert [n.recipient_id for n in outbox] == [alice.pk, bob.pk]  # Nothing new for alice.
+    assert alice.notifications.count() == 1
+
+
+def test_keyed_send_query_count_stays_constant(make_user):
+    users = [make_user() for _ in range(30)]
+    notifications.send(users[:5], "x", key="k")  # Five of them have it already.
+    with CaptureQueriesContext(connection) as few:
+        notifications.send(users[:10], "x", key="k")
+    with CaptureQueriesContext(connection) as many:
+        notifications.send(users, "x", key="k")
+    assert len(few.captured_queries) == len(many.captured_queries)
+    assert Notification.objects.filter(key="k").count() == 30
+
+
+def test_an_empty_key_is_no_key(alice):
+    notifications.send(alice, "a", key="")
+    notifications.send(alice, "b", key="")
+    assert alice.notifications.count() == 2
+
+
+def test_inbox_options_are_stored_and_in_the_wire_format(alice, bob, settings):
+    import datetime
+
+    from django.utils import timezone
+
+    settings.NOTIFICATIONS = {"ACTOR_IMAGE": "tests.test_api.avatar_of"}
+    expires = timezone.now() + datetime.timedelta(days=1)
+    actions = [
+        {"label": "Approve", "url": "/approve/7/", "method": "post"},
+        {"label": "View", "url": "https://example.com/7"},
+    ]
+    [n] = notifications.send(
+        alice,
+        "Bob asks for approval",
+        actor=bob,
+        group_key="approvals",
+        expires_at=expires,
+        pinned=True,
+        actions=actions,
+    )
+    n.refresh_from_db()
+    payload = n.as_dict()
+    assert payload["actions"] == actions
+    assert payload["image"] == f"/avatars/{bob.pk}.png"
+    assert (payload["pinned"], payload["group_key"]) == (True, "approvals")
+    assert payload["expires_at"] == expires.isoformat()
+
+
+def avatar_of(user) -> str:
+    return f"/avatars/{user.pk}.png"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "words"),
+    [
+        ({"actions": [{"label": "a", "url": "/a"}] * 3}, "actions", "at most 2 actions"),
+        ({"actions": [{"label": "a", "url": "javascript:alert(1)"}]}, "actions", "url"),
+        ({"actions": [{"label": "", "url": "/a"}]}, "actions", "label"),
+        ({"actions": [{"label": "a", "url": "/a", "method": "delete"}]}, "actions", "'post'"),
+        ({"actions": [{"label": "a", "url": "/a", "onclick": "x"}]}, "actions", "onclick"),
+        ({"actions": {"label": "a"}}, "actions", "must be a list"),
+        ({"image": "javascript:alert(1)"}, "image", "must start with"),
+        ({"group_key": "x" * 201}, "group_key", "at most 200"),
+        ({"key": "k\x00"}, "key", "NUL"),
+    ],
+)
+def test_bad_inbox_options_name_the_field_and_limit(alice, kwargs, field, words):
+    with pytest.raises(ValidationError) as excinfo:
+        notifications.send(alice, "x", **kwargs)
+    assert field in excinfo.value.message_dict
+    assert words in " ".join(excinfo.value.message_dict[field])
+    assert not Notification.objects.exists()
+
+
+def test_naive_expiry_is_refused(alice):
+    import datetime
+
+    with pytest.raises(ValidationError) as excinfo:
+        notifications.send(alice, "x", expires_at=datetime.datetime(2030, 1, 1))
+    assert "aware" in excinfo.value.message_dict["expires_at"][0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sends_with_one_key_make_one_row_and_one_frame(alice, listen):
+    """8 threads send the same key at once: one row, one frame, all get that row back."""
+    import threading
+
+    from django.db import connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the race needs concurrent writers: PostgreSQL")
+    receive = listen(alice)
+    barrier = threading.Barrier(8)
+    results: list = []
+    errors: list = []
+
+    def sender():
+        try:
+            barrier.wait(timeout=10)
+            results.append(notifications.send(alice, "once", key="welcome")[0].pk)
+        except Exception as exc:  # Reported by the assertion below.
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=sender) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert Notification.objects.filter(recipient=alice, key="welcome").count() == 1
+    only = Notification.objects.get(recipient=alice, key="welcome")
+    assert results == [only.pk] * 8
+    frame = receive()
+    assert (frame["type"], frame["notification"]["id"]) == ("notification.created", only.pk)
+    # The next frame is this marker: no second frame for the key came between.
+    [marker] = notifications.send(alice, "marker")
+    assert receive()["notification"]["id"] == marker.pk

@@ -26,3 +26,13 @@ def test_unknown_key_in_settings_is_an_error_naming_it():
 def test_unknown_name_asked_for_is_an_error():
     with pytest.raises(ImproperlyConfigured, match="no setting named 'NOPE'"):
         conf.get("NOPE")
+
+
+def test_a_choice_setting_with_an_unknown_value_names_the_choices(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from notifications import conf
+
+    settings.NOTIFICATIONS = {"BADGE_COUNTS": "unred"}
+    with pytest.raises(ImproperlyConfigured, match=r"BADGE_COUNTS.*'unread', 'unseen'.*'unred'"):
+        conf.get("BADGE_COUNTS")

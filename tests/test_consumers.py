@@ -319,3 +319,76 @@ async def test_a_failing_handler_closes_only_its_socket_and_logs_who_not_what(
     assert f"user {alice.pk}" in record.getMessage()
     assert "'ping'" in record.getMessage()
     assert "secret-payload" not in caplog.text
+
+
+# Inbox states ---------------------------------------------------------------
+
+
+async def test_archive_seen_and_pin_reach_a_second_socket(alice):
+    from notifications.models import Notification
+
+    [n] = await send(alice, "x")
+    mine = Notification.objects.filter(pk=n.pk)
+    async with connected(alice) as first, connected(alice) as second:
+        await handshake(first)
+        await handshake(second)
+        for change, kind in [
+            (mine.mark_seen, "notification.seen"),
+            (mine.pin, "notification.pinned"),
+            (mine.archive, "notification.archived"),
+        ]:
+            await sync_to_async(change)()
+            for ws in (first, second):
+                frame = await ws.receive_json_from(timeout=5)
+                assert (frame["type"], frame["ids"]) == (kind, [n.pk])
+        assert frame["unread_count"] == 0  # Archived: no longer counted.
+
+
+async def test_a_snoozed_notification_resurfaces_live_on_an_open_socket(alice):
+    import datetime
+
+    from django.utils import timezone
+
+    from notifications.models import Notification
+
+    [n] = await send(alice, "later")
+    async with connected(alice) as ws:
+        assert (await handshake(ws))["unread_count"] == 1
+        until = timezone.now() + datetime.timedelta(seconds=1)
+        await sync_to_async(Notification.objects.filter(pk=n.pk).snooze)(until)
+        frame = await ws.receive_json_from(timeout=5)
+        assert (frame["type"], frame["unread_count"]) == ("notification.snoozed", 0)
+        frame = await ws.receive_json_from(timeout=5)  # At `until`, by the socket's timer.
+        assert frame["type"] == "notification.unsnoozed"
+        assert (frame["notification"]["id"], frame["unread_count"]) == (n.pk, 1)
+        assert timezone.now() >= until
+
+
+async def test_a_socket_opened_during_a_snooze_wakes_it_too(alice):
+    import datetime
+
+    from django.utils import timezone
+
+    from notifications.models import Notification
+
+    [n] = await send(alice, "later")
+    until = timezone.now() + datetime.timedelta(seconds=1)
+    await sync_to_async(Notification.objects.filter(pk=n.pk).snooze)(until)
+    async with connected(alice) as ws:
+        assert (await handshake(ws))["unread_count"] == 0
+        frame = await ws.receive_json_from(timeout=5)
+        assert (frame["type"], frame["notification"]["id"]) == ("notification.unsnoozed", n.pk)
+
+
+async def test_sync_leaves_out_expired_and_snoozed(alice):
+    import datetime
+
+    from django.utils import timezone
+
+    await send(alice, "kept")
+    await send(alice, "gone", expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    async with connected(alice) as ws:
+        assert (await handshake(ws))["unread_count"] == 1
+        await ws.send_json_to({"action": "sync", "after": 0})
+        reply = await ws.receive_json_from(timeout=5)
+        assert [n["message"] for n in reply["notifications"]] == ["kept"]

@@ -81,6 +81,27 @@ def test_digest_lists_what_stayed_unread_past_the_delay(carol):
 
 
 @pytest.mark.django_db
+def test_seen_archived_snoozed_and_expired_ones_are_not_emailed(carol):
+    now = timezone.now()
+    seen, archived, snoozed, expired, woken = (
+        old(notifications.send(carol, text))[0]
+        for text in ("seen", "archived", "snoozed", "expired", "woken")
+    )
+    mine = Notification.objects.filter
+    mine(pk=seen.pk).mark_seen()
+    mine(pk=archived.pk).archive()
+    mine(pk=snoozed.pk).snooze(now + timedelta(hours=1))
+    mine(pk=expired.pk).update(expires_at=now - timedelta(seconds=1))
+    mine(pk=woken.pk).update(snoozed_until=now - timedelta(seconds=1))  # Snooze is over.
+
+    assert digest.send_digests().notifications == 1
+    [message] = mail.outbox
+    assert "woken" in message.body
+    for text in ("seen", "archived", "snoozed", "expired"):
+        assert f"{text}\n" not in message.body and f"{text}<" not in message.body
+
+
+@pytest.mark.django_db
 def test_html_digest_escapes_notification_text(carol):
     old(notifications.send(carol, "<script>alert(1)</script>"))
     digest.send_digests()

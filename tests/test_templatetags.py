@@ -162,3 +162,24 @@ def test_no_inline_script_or_style_attributes(alice):
     assert re.findall(r"<script[^>]*>(.*?)</script>", html, re.S) == [""]
     assert " style=" not in html
     assert " on" not in re.sub(r'"[^"]*"', '""', html)  # no onclick= etc.
+
+
+def test_configures_the_inbox_state_urls_and_badge(alice):
+    attrs = script_attrs(render(alice))
+    for name in ("archive", "unarchive", "snooze", "pin", "unpin"):
+        assert attrs[f"data-{name}-url"] == f"/notifications/api/notifications/{{id}}/{name}/"
+    assert attrs["data-seen-url"] == "/notifications/api/notifications/seen/"
+    assert attrs["data-badge-counts"] == "unread"
+
+
+def test_badge_counts_unseen_ones_when_asked(alice, settings):
+    import notifications
+
+    notifications.send(alice, "a")
+    notifications.send(alice, "b")
+    alice.notifications.filter(cursor=1).mark_seen()
+    assert 'data-notifications-unread="2"' in render(alice)
+    settings.NOTIFICATIONS = {"BADGE_COUNTS": "unseen"}
+    html = render(alice)
+    assert 'data-notifications-unread="1"' in html
+    assert script_attrs(html)["data-badge-counts"] == "unseen"

@@ -317,3 +317,15 @@ def test_admin_add_form_rejects_unstorable_data_with_a_form_error(staff_client, 
     assert response.status_code == 200
     assert error in json.dumps(response.context["adminform"].form.errors.get_json_data())
     assert not Notification.objects.exists()
+
+
+def test_safe_actions_drops_what_the_validator_would_refuse():
+    from notifications.validators import safe_actions
+
+    stored = [
+        {"label": "Go", "url": "javascript:alert(1)"},
+        {"label": "Ok", "url": "/ok/", "method": "post", "extra": 1},
+        {"label": "Third", "url": "/3/"},
+    ]
+    assert safe_actions(stored) == [{"label": "Ok", "url": "/ok/", "method": "post"}]
+    assert safe_actions("not a list") == []

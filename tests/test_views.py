@@ -122,7 +122,14 @@ def test_unread_count(as_alice, alice):
     send_many(alice, 3)
     alice.notifications.filter(cursor=1).mark_read()
     response = as_alice.get(reverse("notifications:api-unread-count"))
-    assert response.json() == {"unread_count": 2, "cursor": 3}
+    assert response.json() == {
+        "unread_count": 2,
+        "unseen_count": 2,
+        "by_category": {},
+        "archived_count": 0,
+        "badge": "unread",
+        "cursor": 3,
+    }
     assert "no-cache" in response["Cache-Control"]
 
 
@@ -471,3 +478,333 @@ def test_list_ignores_an_injected_user_or_recipient_parameter(as_alice, alice, b
     for query in (f"?user={bob.pk}", f"?recipient={bob.pk}", f"?after=0&user={bob.pk}"):
         data = as_alice.get(list_url() + query).json()
         assert [n["message"] for n in data["results"]] == ["for alice"], query
+
+
+# Inbox states over HTTP -------------------------------------------------------
+
+
+def post(client, url, data=None, **kwargs):
+    return client.post(url, data or {}, **kwargs)
+
+
+def soon() -> str:
+    import datetime
+
+    from django.utils import timezone
+
+    return (timezone.now() + datetime.timedelta(hours=1)).isoformat()
+
+
+def test_archive_unarchive_pin_unpin_change_only_that_notification(as_alice, alice):
+    a, b = send_many(alice, 2)
+    response = post(as_alice, item_url("archive", a.pk))
+    assert response.status_code == 200
+    assert response.json()["notification"]["archived_at"] is not None
+    assert response.json()["unread_count"] == 1  # Archived ones are not counted.
+    assert [n["id"] for n in as_alice.get(list_url()).json()["results"]] == [b.pk]
+    assert [n["id"] for n in as_alice.get(list_url(archived=1)).json()["results"]] == [a.pk]
+    post(as_alice, item_url("unarchive", a.pk))
+    assert post(as_alice, item_url("pin", a.pk)).json()["notification"]["pinned"] is True
+    assert [n["id"] for n in as_alice.get(list_url(pinned_first=1)).json()["results"]] == [
+        a.pk,
+        b.pk,
+    ]
+    assert [n["id"] for n in as_alice.get(list_url(pinned=1)).json()["results"]] == [a.pk]
+    post(as_alice, item_url("unpin", a.pk))
+    assert not Notification.objects.filter(pinned=True).exists()
+
+
+@pytest.mark.parametrize("name", ["archive", "unarchive", "snooze", "pin", "unpin"])
+def test_others_ids_are_404_and_change_nothing(as_alice, bob, name):
+    [theirs] = notifications.send(bob, "bob's")
+    before = Notification.objects.values().get()
+    response = post(as_alice, item_url(name, theirs.pk), {"until": soon()})
+    assert response.status_code == 404
+    assert response.json() == {"error": "not_found", "detail": "No such notification."}
+    assert Notification.objects.values().get() == before
+
+
+@pytest.mark.parametrize("name", ["archive", "pin", "snooze"])
+def test_state_changes_need_csrf(alice, name):
+    [n] = notifications.send(alice, "x")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = post(client, item_url(name, n.pk), {"until": soon()})
+    assert response.status_code == 403
+    assert response.json()["error"] == "csrf_failed"
+
+
+def test_snooze_hides_until_the_given_time(as_alice, alice):
+    import datetime
+
+    from django.utils import timezone
+
+    [n] = send_many(alice, 1)
+    until = (timezone.now() + datetime.timedelta(hours=1)).isoformat()
+    response = post(as_alice, item_url("snooze", n.pk), {"until": until})
+    assert response.status_code == 200
+    assert response.json()["notification"]["snoozed_until"] == until
+    assert as_alice.get(list_url()).json()["results"] == []
+    # JSON bodies work too.
+    response = as_alice.post(
+        item_url("snooze", n.pk), {"until": until}, content_type="application/json"
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("until", "words"),
+    [
+        (None, "'until' is required"),
+        ("tomorrow", "must be an ISO 8601"),
+        ("2001-01-01T00:00:00Z", "in the future"),
+        ("2999-01-01T00:00:00Z", "at most 365 days"),
+        ("2026-13-45T99:00:00Z", "must be an ISO 8601"),
+    ],
+)
+def test_bad_until_is_400_naming_the_field(as_alice, alice, until, words):
+    [n] = send_many(alice, 1)
+    response = post(as_alice, item_url("snooze", n.pk), {} if until is None else {"until": until})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_params"
+    assert words in response.json()["detail"]
+    n.refresh_from_db()
+    assert n.snoozed_until is None
+
+
+def test_seen_up_to_marks_what_the_inbox_showed(as_alice, alice):
+    send_many(alice, 3)
+    response = post(as_alice, reverse("notifications:api-seen"), {"up_to": 2})
+    assert response.json()["changed"] == 2
+    counts = as_alice.get(reverse("notifications:api-unread-count")).json()
+    assert (counts["unseen_count"], counts["unread_count"]) == (1, 3)
+    bad = post(as_alice, reverse("notifications:api-seen"), {"up_to": "-1"})
+    assert bad.status_code == 400
+    assert "'up_to'" in bad.json()["detail"]
+
+
+def test_counts_by_category_and_unseen(as_alice, alice):
+    notifications.send(alice, "a", category="billing")
+    notifications.send(alice, "b", category="billing")
+    [c] = notifications.send(alice, "c", category="social")
+    notifications.send(alice, "d")
+    c.__class__.objects.filter(pk=c.pk).mark_read()
+    counts = as_alice.get(reverse("notifications:api-unread-count")).json()
+    assert counts["by_category"] == {"billing": 2}
+    assert (counts["unread_count"], counts["unseen_count"]) == (3, 3)
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"category": "billing"}, ["b2", "b1"]),
+        ({"level": "error"}, ["e"]),
+        ({"level": "40"}, ["e"]),
+        ({"unread": 1}, ["e", "b2"]),
+    ],
+)
+def test_list_filters(as_alice, alice, params, expected):
+    [b1] = notifications.send(alice, "b1", category="billing")
+    notifications.send(alice, "b2", category="billing")
+    notifications.error(alice, "e")
+    b1.__class__.objects.filter(pk=b1.pk).mark_read()
+    results = as_alice.get(list_url(**params)).json()["results"]
+    assert [n["message"] for n in results] == expected
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"archived": "yes"}, {"level": "loud"}, {"pinned": "2"}, {"grouped": 1, "archived": 1}],
+)
+def test_bad_filters_are_400(as_alice, params):
+    response = as_alice.get(list_url(**params))
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_params"
+
+
+def test_filters_carry_over_to_the_next_page(as_alice, alice):
+    for i in range(3):
+        notifications.send(alice, f"b{i}", category="billing")
+    notifications.send(alice, "other")
+    data = as_alice.get(list_url(limit=2, category="billing")).json()
+    assert "category=billing" in data["next"]
+    assert [n["message"] for n in as_alice.get(data["next"]).json()["results"]] == ["b0"]
+
+
+def test_grouped_list_returns_one_entry_with_count_and_latest_time(as_alice, alice, bob):
+    for i in range(50):
+        notifications.send(alice, f"comment {i}", group_key="q3-plan", actor=bob)
+    notifications.send(alice, "alone")
+    results = as_alice.get(list_url(grouped=1)).json()["results"]
+    assert [n["message"] for n in results] == ["alone", "comment 49"]
+    group = results[1]["group"]
+    assert (group["key"], group["count"], group["unread_count"], group["actor_count"]) == (
+        "q3-plan",
+        50,
+        50,
+        1,
+    )
+    assert group["latest_at"] == results[1]["created_at"]
+
+
+def test_reading_a_group_reads_its_members(as_alice, alice):
+    for i in range(5):
+        notifications.send(alice, f"c{i}", group_key="g")
+    [other] = notifications.send(alice, "other")
+    newest = alice.notifications.filter(group_key="g").order_by("-cursor").first()
+    response = post(as_alice, item_url("read", newest.pk), {"group": "1"})
+    assert response.json()["unread_count"] == 1
+    assert list(alice.notifications.unread()) == [other]
+    post(as_alice, item_url("archive", newest.pk), {"group": "1"})
+    assert alice.notifications.archived().count() == 5
+
+
+def test_history_hides_snoozed_and_expired(as_alice, alice):
+    import datetime
+
+    from django.utils import timezone
+
+    notifications.send(alice, "shown")
+    notifications.send(alice, "expired", expires_at=timezone.now() - datetime.timedelta(seconds=1))
+    [later] = notifications.send(alice, "snoozed")
+    alice.notifications.filter(pk=later.pk).snooze(timezone.now() + datetime.timedelta(hours=1))
+    page = as_alice.get(reverse("notifications:history")).content.decode()
+    assert "shown" in page and "expired" not in page and "snoozed" not in page
+
+
+@pytest.mark.bench  # Run by hand or by `make bench`, not by `make test`; prints, asserts no timing.
+@pytest.mark.django_db(transaction=True)
+def test_benchmark_inbox_list_on_a_million_rows(make_user):
+    """Time the inbox list and counts with the new filters over ~1 M rows (PostgreSQL)."""
+    import os
+    import time
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("generate_series is PostgreSQL")
+    from django.contrib.auth import get_user_model
+
+    per_user = int(os.environ.get("INBOX_BENCH_PER_USER", "900"))
+    heavy_rows = int(os.environ.get("INBOX_BENCH_HEAVY", "100000"))
+    user_model = get_user_model()
+    user_model.objects.bulk_create(user_model(username=f"u{i}", password="!") for i in range(999))
+    heavy = make_user("heavy")
+    table = Notification._meta.db_table
+    # Every 3rd read, every 10th archived, every 50th pinned, every 7th in one of
+    # 20 groups, every 100th expiring (half of them expired), 4 categories, 5 levels.
+    # The new columns are left out of the first insert: their database defaults fill them.
+    rows_sql = (
+        "SELECT u.id, s.n, 'Title ' || s.n, 'Message ' || s.n, "
+        "(ARRAY[10, 20, 25, 30, 40])[1 + (s.n %% 5)], '', "
+        "(ARRAY['a', 'b', 'c', 'd'])[1 + (s.n %% 4)], '{{}}', '', "
+        "now() - (s.n * interval '1 second'), CASE WHEN s.n %% 3 = 0 THEN now() END "
+        "FROM (SELECT id FROM auth_user WHERE {users}) u CROSS JOIN generate_series(1, %s) AS s(n)"
+    )
+    columns = (
+        "recipient_id, cursor, title, message, level, url, category, data, target_object_id, "
+        "created_at, read_at"
+    )
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) " + rows_sql.format(users="username LIKE 'u%%'"),
+            [per_user],
+        )
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) " + rows_sql.format(users="username = 'heavy'"),
+            [heavy_rows],
+        )
+        cursor.execute(
+            f"""UPDATE {table} SET
+                archived_at = CASE WHEN cursor %% 10 = 0 THEN now() END,
+                pinned = cursor %% 50 = 1,
+                group_key = CASE WHEN cursor %% 7 = 0 THEN 'g' || (cursor %% 20) ELSE '' END,
+                expires_at = CASE WHEN cursor %% 100 = 5 THEN now() + (CASE WHEN cursor %% 200 = 5
+                    THEN interval '-1 hour' ELSE interval '1 hour' END) END""",
+            [],
+        )
+        cursor.execute(f"ANALYZE {table}")
+    total = Notification.objects.count()
+    print(f"\n[inbox bench] {total} rows inserted in {time.perf_counter() - started:.1f} s")
+    for label, user in (
+        ("typical user (900 rows)", user_model.objects.get(username="u17")),
+        (
+            f"heavy user ({heavy_rows} rows)",
+            heavy,
+        ),
+    ):
+        client = Client()
+        client.force_login(user)
+        report = []
+        for query in [
+            "",
+            "?pinned_first=1&grouped=1",
+            "?archived=1",
+            "?archived=0&category=b",
+            "?level=error",
+            "?unread=1",
+            "?pinned=1",
+            "?before=500&pinned_first=1&grouped=1",
+        ]:
+            url = list_url() + query
+            client.get(url)  # Warm up.
+            times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                with CaptureQueriesContext(connection) as queries:
+                    assert client.get(url).status_code == 200
+                times.append(time.perf_counter() - t0)
+            report.append(
+                f"{query or '(none)'}: {sorted(times)[2] * 1000:.1f} ms, {len(queries)} q"
+            )
+        url = reverse("notifications:api-unread-count")
+        client.get(url)
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            client.get(url)
+            times.append(time.perf_counter() - t0)
+        report.append(f"api/unread-count/: {sorted(times)[2] * 1000:.1f} ms")
+        print(f"[inbox bench] {label}, median of 5:\n  " + "\n  ".join(report))
+    # Cleanup throughput on committed rows (its own transactions, as from cron).
+    from notifications import retention
+
+    Notification.objects.filter(recipient=heavy).update(expires_at=timezone_now())
+    expired = Notification.objects.filter(expires_at__lte=timezone_now()).count()
+    t0 = time.perf_counter()
+    done = retention.delete(retention.Policy(), batch_size=1000)
+    seconds = time.perf_counter() - t0
+    print(
+        f"[inbox bench] notifications_cleanup: {done['expired']} of {expired} expired rows in "
+        f"{seconds:.2f} s = {done['expired'] / seconds:.0f} rows/s (batches of 1000)"
+    )
+
+
+def timezone_now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def test_expiry_hides_from_the_list_and_the_counts_the_moment_it_passes(
+    as_alice, alice, monkeypatch
+):
+    import datetime
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    notifications.send(alice, "stays", category="a")
+    notifications.send(alice, "goes", category="b", expires_at=now + datetime.timedelta(minutes=1))
+
+    def shown():
+        listed = as_alice.get(list_url()).json()
+        counts = as_alice.get(reverse("notifications:api-unread-count")).json()
+        messages = [n["message"] for n in listed["results"]]
+        return messages, listed["unread_count"], counts["unread_count"], counts["by_category"]
+
+    assert shown() == (["goes", "stays"], 2, 2, {"a": 1, "b": 1})
+    monkeypatch.setattr(timezone, "now", lambda: now + datetime.timedelta(minutes=1))
+    assert shown() == (["stays"], 1, 1, {"a": 1})

@@ -204,6 +204,19 @@ def test_every_browser_of_the_user_gets_it_and_nobody_else(alice, bob, service):
     assert sorted(r[0] for r in service.wait_for(2)) == ["a1", "a2"]
 
 
+def test_a_repeated_key_pushes_nothing_new(alice, bob, service):
+    Browser(service, "alice").subscribe(alice)
+    Browser(service, "bob").subscribe(bob)
+    [first] = notifications.send(alice, "invoice 7 is due", key="invoice-7")
+    assert webpush.flush(10)
+    assert [r[0] for r in service.wait_for(1)] == ["alice"]
+    # The same key again: alice gets her row back and no second push; bob is new.
+    sent = notifications.send([alice, bob], "invoice 7 is due", key="invoice-7")
+    assert sent[0].pk == first.pk
+    assert webpush.flush(10)
+    assert sorted(r[0] for r in service.wait_for(2)) == ["alice", "bob"]
+
+
 @pytest.mark.parametrize("status", [404, 410])
 def test_expired_subscription_is_deleted(alice, service, status):
     Browser(service, "gone").subscribe(alice)

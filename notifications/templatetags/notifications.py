@@ -104,6 +104,13 @@ def client_config(request: Any) -> dict[str, str]:
         "read-url": item_url("api-read"),
         "unread-url": item_url("api-unread"),
         "delete-url": item_url("api-delete"),
+        "archive-url": item_url("api-archive"),
+        "unarchive-url": item_url("api-unarchive"),
+        "snooze-url": item_url("api-snooze"),
+        "pin-url": item_url("api-pin"),
+        "unpin-url": item_url("api-unpin"),
+        "seen-url": reverse("notifications:api-seen"),
+        "badge-counts": conf.get("BADGE_COUNTS"),
         "history-url": reverse("notifications:history"),
         "page-size": str(min(conf.get("INBOX_PAGE_SIZE"), conf.get("SYNC_PAGE_SIZE"))),
         "sync-limit": str(conf.get("SYNC_PAGE_SIZE")),
@@ -119,7 +126,10 @@ def client_config(request: Any) -> dict[str, str]:
 def _unread_count(user: Any) -> int:
     from ..models import Notification  # The app registry is ready when a template renders.
 
-    return Notification.objects.for_user(user).unread().count()
+    counted = Notification.objects.for_user(user).unread().active()
+    if conf.get("BADGE_COUNTS") == "unseen":
+        counted = counted.unseen()
+    return counted.count()
 
 
 def _preferences_url() -> str:

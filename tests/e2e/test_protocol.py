@@ -115,7 +115,13 @@ def test_resync_fetches_after_cursor_reloads_list_and_acks_at_once(
     in_thread(lambda: [notifications.send(alice, f"missed {i}") for i in range(3)])
     in_thread(lambda: Notification.objects.filter(pk=old[0].pk).update(read_at="2026-12-02T12:00Z"))
     requests = []
-    page.on("request", lambda r: "/api/notifications/" in r.url and requests.append(r.url))
+    # The list requests (an open inbox also POSTs what it showed to .../seen/).
+    page.on(
+        "request",
+        lambda r: (
+            "/api/notifications/" in r.url and "/seen/" not in r.url and requests.append(r.url)
+        ),
+    )
 
     server.send({"type": "resync"})
     server.wait(lambda: server.acks() == [1, 2], what="an ack right after the resync")
@@ -144,7 +150,13 @@ def test_resyncs_during_a_recovery_are_folded_into_it(fake_page, alice, in_threa
     page, server = fake_page()
     in_thread(lambda: [notifications.send(alice, f"missed {i}") for i in range(2)])
     requests = []
-    page.on("request", lambda r: "/api/notifications/" in r.url and requests.append(r.url))
+    # The list requests (an open inbox also POSTs what it showed to .../seen/).
+    page.on(
+        "request",
+        lambda r: (
+            "/api/notifications/" in r.url and "/seen/" not in r.url and requests.append(r.url)
+        ),
+    )
     for _ in range(5):
         server.send({"type": "resync"})
     expect(page.locator(TOAST)).to_have_count(2)
@@ -331,3 +343,22 @@ def test_4440_session_gone_reconnects_and_a_4401_then_stops(fake_page):
     expect(page.locator(BELL)).to_have_attribute("data-notifications-status", "offline")
     page.wait_for_timeout(500)
     assert len(server.sockets) == 2
+
+
+def test_state_changes_missed_while_disconnected_are_recovered_on_reconnect(
+    fake_page, alice, in_thread
+):
+    """The fake socket hears nothing: an archive and a pin made meanwhile show on reconnect."""
+    [kept] = in_thread(notifications.send, alice, "kept")
+    [gone] = in_thread(notifications.send, alice, "archived elsewhere")
+    page, server = fake_page()
+    page.locator(BELL).click()
+    items = page.locator("[data-notifications-list] > li")
+    expect(items).to_have_count(2)
+    in_thread(lambda: Notification.objects.filter(pk=gone.pk).archive())
+    in_thread(lambda: Notification.objects.filter(pk=kept.pk).pin())
+    expect(items).to_have_count(2)  # No frame reached this socket.
+    server.current.close(code=4408, reason="fell behind")
+    server.wait(lambda: len(server.sockets) == 2, timeout=3, what="a reconnect")
+    expect(items).to_have_count(1)
+    expect(items.first).to_have_attribute("data-pinned", "true")

@@ -1,8 +1,17 @@
-"""Create the demo accounts (idempotent), give each an example of every level, and print them."""
+"""Create the demo accounts (idempotent), give each an example of every level, and print them.
+
+Also the inbox features: a burst of comments grouped into one entry, a pinned
+notice, one that expires in a few minutes, and one with action buttons (its
+"Approve" POSTs with the CSRF token). Idempotency keys make a re-run add
+nothing.
+"""
+
+import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 import notifications
 
@@ -70,7 +79,55 @@ class Command(BaseCommand):
                         notifications.send(
                             user, message, title=title, level=level, url=url, category="demo"
                         )
+        if not options["no_examples"]:
+            # Once every account exists: the comments come from the other two.
+            for username, _password, staff in ACCOUNTS:
+                if not staff:
+                    user = User.objects.get(username=username)
+                    inbox_examples(user, list(User.objects.exclude(pk=user.pk).order_by("pk")))
         self.stdout.write("Demo accounts (username / password):")
         for username, password, staff in ACCOUNTS:
             role = "superuser, opens /admin/" if staff else "member of 'demo team'"
             self.stdout.write(f"  {username} / {password}   ({role})")
+
+
+def inbox_examples(user, others) -> None:
+    """Seed the inbox features for ``user`` (keys: a second run adds nothing)."""
+    for i in range(1, 6):
+        notifications.send(
+            user,
+            f"Comment {i}: the numbers for October look right to me.",
+            title="New comment on Q3 plan",
+            actor=others[i % len(others)] if others else None,
+            category="comments",
+            group_key="comments-q3-plan",
+            key=f"demo-comment-{i}",
+        )
+    notifications.send(
+        user,
+        "The office is closed on Friday; the support line stays open.",
+        title="Office closed on Friday",
+        level="warning",
+        pinned=True,
+        category="announcements",
+        key="demo-pinned",
+    )
+    notifications.send(
+        user,
+        "A maintenance window starts soon. This notice disappears by itself in 10 minutes.",
+        title="Maintenance soon",
+        expires_at=timezone.now() + datetime.timedelta(minutes=10),
+        category="ops",
+        key=f"demo-expiring-{timezone.now():%Y%m%d%H}",
+    )
+    notifications.send(
+        user,
+        "Expense report #7 (€84.20, taxi and lunch) is waiting for your approval.",
+        title="Approve expense report #7",
+        category="billing",
+        actions=[
+            {"label": "Approve", "url": "/demo/approve/7/", "method": "post"},
+            {"label": "Open report", "url": "/notifications/"},
+        ],
+        key="expense-7",
+    )

@@ -17,6 +17,9 @@
 // notifications:read-all {cursor}, notifications:unread-count {count},
 // notifications:status {status}.
 //
+// Inbox states (seen, archived, snoozed, pinned, grouped, expiring, action
+// buttons) follow the server's frames of the same names (frames.py).
+//
 // And use the API without loading a second copy of the client, whatever the
 // static files storage does to URLs: import the tag's own script URL
 //   const script = document.querySelector("script[data-notifications-client]");
@@ -110,6 +113,38 @@ function createClient(script, root) {
       case "notifications.read_all":
         store.readAll(frame.cursor, frame.read_at);
         break;
+      case "notification.seen":
+        store.patch(frame.ids || [], { seen: true, seen_at: frame.seen_at }, "seen");
+        break;
+      case "notifications.seen_all":
+        store.seenAll(frame.cursor, frame.seen_at);
+        break;
+      case "notification.archived":
+        store.leave(frame.ids || [], "archived", { archived_at: frame.archived_at });
+        break;
+      case "notification.unarchived":
+        store.leave(frame.ids || [], "unarchived");
+        // Back in the inbox, at its place by cursor: reload the list once.
+        recovery.loadLatest({ quiet: true }).catch(() => {});
+        break;
+      case "notification.snoozed":
+        if (frame.snoozed_until) {
+          for (const id of frame.ids || []) state.snoozed.set(id, Date.parse(frame.snoozed_until));
+          store.leave(frame.ids || [], "snoozed", { snoozed_until: frame.snoozed_until });
+        } else {
+          for (const id of frame.ids || []) state.snoozed.delete(id);
+          recovery.loadLatest({ quiet: true }).catch(() => {});
+        }
+        break;
+      case "notification.unsnoozed":
+        if (frame.notification && typeof frame.notification.id === "number") store.woke(frame.notification);
+        break;
+      case "notification.pinned":
+        store.patch(frame.ids || [], { pinned: true }, "pinned");
+        break;
+      case "notification.unpinned":
+        store.patch(frame.ids || [], { pinned: false }, "unpinned");
+        break;
       case "pong":
         if (tabs.isLeader && state.cursor !== null && frame.cursor > state.cursor) recovery.catchUp();
         break;
@@ -126,12 +161,31 @@ function createClient(script, root) {
         break;
     }
     if (typeof frame.unread_count === "number") store.setUnread(frame.unread_count);
+    if (frame.type !== "pong" && frame.type !== "error") countsSoon();
   }
 
+  // Counts beyond unread (unseen, per category, archived) come over HTTP,
+  // at most a few times a second, after the frames that may change them.
+  let countsTimer = 0;
+  function countsSoon(delay = 300) {
+    clearTimeout(countsTimer);
+    countsTimer = setTimeout(() => {
+      api.counts().then((counts) => store.setCounts(counts)).catch(() => {});
+    }, delay);
+  }
+  let hadState = false;
   function onState(frame) {
     const { state } = store;
     stopPolling();
     store.setUnread(frame.unread_count);
+    countsSoon(0);
+    // A reconnect: state changes made while the socket was down (archived,
+    // snoozed, woken, pinned, read elsewhere) have no cursor to catch up on,
+    // so the list is reloaded quietly once, after the catch-up.
+    const now = Date.now();
+    for (const [id, at] of state.snoozed) if (at <= now) state.snoozed.delete(id);
+    const reconnected = hadState && state.listLoaded;
+    hadState = true;
     tabs.post({ kind: "frame", frame });
     if (!state.listLoaded || state.cursor === null || frame.cursor > state.cursor) {
       recovery.catchUp();
@@ -140,6 +194,8 @@ function createClient(script, root) {
       store.resetCursor(frame.cursor);
       recovery.catchUp();
     }
+    // After the catch-up (it toasts what was missed), in the same run.
+    if (reconnected) recovery.reload();
   }
 
   function onFrame(frame) {
@@ -232,6 +288,58 @@ function createClient(script, root) {
       applyFrame({ type: "notifications.read_all", cursor: data.cursor, unread_count: data.unread_count });
       return data;
     },
+    async archive(n) {
+      const data = await api.archive(n.id, Boolean(n.group));
+      applyFrame({ type: "notification.archived", ids: [n.id], archived_at: data.notification.archived_at, unread_count: data.unread_count });
+      return data;
+    },
+    async unarchive(n) {
+      const data = await api.unarchive(n.id, Boolean(n.group));
+      applyFrame({ type: "notification.unarchived", ids: [n.id], unread_count: data.unread_count });
+      return data;
+    },
+    async snooze(n, until) {
+      const data = await api.snooze(n.id, until.toISOString(), Boolean(n.group));
+      applyFrame({ type: "notification.snoozed", ids: [n.id], snoozed_until: data.notification.snoozed_until, unread_count: data.unread_count });
+      return data;
+    },
+    async pin(n) {
+      const data = await api.pin(n.id);
+      applyFrame({ type: "notification.pinned", ids: [n.id], unread_count: data.unread_count });
+      return data;
+    },
+    async unpin(n) {
+      const data = await api.unpin(n.id);
+      applyFrame({ type: "notification.unpinned", ids: [n.id], unread_count: data.unread_count });
+      return data;
+    },
+    async markReadItem(n) {
+      const data = await api.markRead(n.id, Boolean(n.group));
+      applyFrame({ type: "notification.read", ids: [n.id], read_at: data.notification.read_at, unread_count: data.unread_count });
+      return data;
+    },
+    async markUnreadItem(n) {
+      const data = await api.markUnread(n.id, Boolean(n.group));
+      applyFrame({ type: "notification.unread", ids: [n.id], unread_count: data.unread_count });
+      return data;
+    },
+    /** Tell the server the inbox showed everything up to `cursor` (seen-on-open). */
+    async seen(cursor) {
+      const data = await api.seen(cursor);
+      if (data.changed) applyFrame({ type: "notifications.seen_all", cursor, seen_at: new Date().toISOString(), unread_count: data.unread_count });
+      return data;
+    },
+    async loadArchived() {
+      const data = await api.archived();
+      store.setArchived(data.results);
+      return data;
+    },
+    counts: () => countsSoon(0),
+    /** Run a notification's action button: a POST with the CSRF token, or nothing for a link. */
+    async runAction(action) {
+      const response = await api.postAction(action.url);
+      return { ok: response.ok, status: response.status };
+    },
     async loadMore() {
       if (!store.state.nextUrl) return null;
       const data = await api.page(store.state.nextUrl);
@@ -254,6 +362,7 @@ function createClient(script, root) {
     onFollow: followed,
     onOpenInbox: () => inbox.open(),
     focusFallback: () => inbox.focusBell(),
+    runAction: actions.runAction,
   });
   for (const section of document.querySelectorAll("[data-notifications-history]")) {
     mountHistory(section, { cfg, store, actions, announce });
@@ -296,6 +405,12 @@ function createClient(script, root) {
     markUnread: (id) => actions.markUnread(id),
     delete: (id) => actions.delete(id),
     markAllRead: () => actions.markAllRead(),
+    archive: (id) => actions.archive({ id }),
+    unarchive: (id) => actions.unarchive({ id }),
+    snooze: (id, until) => actions.snooze({ id }, until),
+    pin: (id) => actions.pin({ id }),
+    unpin: (id) => actions.unpin({ id }),
+    get unseenCount() { return store.state.unseen; },
   };
 }
 

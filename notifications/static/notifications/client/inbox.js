@@ -5,6 +5,7 @@
 // Escape closes and returns to the bell, focus leaving the inbox closes it.
 // Every action keeps focus on a sensible element and says what happened in
 // the polite live region; Delete can be undone for a few seconds.
+import { SNOOZE_PRESETS, actionButtons, groupLine } from "./actions.js";
 import { el, frameScheduler } from "./dom.js";
 import { levelBadge, levelOf } from "./levels.js";
 import { safeHref } from "./links.js";
@@ -35,7 +36,14 @@ export function mountInbox(root, { cfg, store, actions, announce, onFollow }) {
     undo: $("[data-notifications-undo]"),
     undoText: $("[data-notifications-undo-text]"),
     undoButton: $("[data-notifications-undo-button]"),
+    tabs: [...root.querySelectorAll("[data-notifications-tab]")],
   };
+  const EMPTY = {
+    all: "You have no notifications.",
+    unread: "You have no unread notifications.",
+    archived: "Nothing is archived.",
+  };
+  const emptyText = ui.empty.querySelector(".ntf-empty");
 
   // Without JavaScript the bell is a link to the history page; with it, a
   // button that opens the inbox.
@@ -58,17 +66,63 @@ export function mountInbox(root, { cfg, store, actions, announce, onFollow }) {
   store.subscribe((change) => {
     if (change.kind === "count") drawCount();
     else if (change.kind === "status") drawStatus();
+    else if (change.kind === "counts") drawTabs();
     else render();
+    if ((change.kind === "created" || change.kind === "list") && !ui.inbox.hidden) seenSoon();
   });
+
+  // Tabs: Unread / All / Archived, toggle buttons with their counts ------------
+
+  function drawTabs() {
+    const { state } = store;
+    for (const tab of ui.tabs) {
+      const name = tab.dataset.notificationsTab;
+      tab.setAttribute("aria-pressed", String(state.tab === name));
+      const count = tab.querySelector("[data-notifications-tab-count]");
+      if (!count) continue;
+      const n = name === "unread" ? state.unread : state.archivedCount;
+      count.textContent = n ? `(${n > 99 ? "99+" : n})` : "";
+    }
+  }
+
+  function selectTab(name) {
+    store.setTab(name);
+    if (name === "archived") actions.loadArchived().catch(() => announce.polite("Could not load the archive."));
+    actions.counts();
+    draw();
+  }
+
+  for (const tab of ui.tabs) tab.addEventListener("click", () => selectTab(tab.dataset.notificationsTab));
+
+  // Seen-on-open: what the open inbox shows is seen (one POST up to its cursor).
+  let seenTimer = 0;
+  function seenSoon() {
+    clearTimeout(seenTimer);
+    seenTimer = setTimeout(() => {
+      if (ui.inbox.hidden || store.state.tab === "archived") return;
+      const unseen = store.tabItems().filter((n) => n.seen === false);
+      if (!unseen.length) return;
+      actions.seen(Math.max(...unseen.map((n) => n.cursor))).catch(() => {});
+    }, 200);
+  }
+
+  let expiryTimer = 0;
+  function scheduleExpiry() {
+    clearTimeout(expiryTimer);
+    const at = store.nextExpiry();
+    // Hide a row the moment it expires (a timer at most a day ahead).
+    if (Number.isFinite(at)) expiryTimer = setTimeout(render, Math.min(at - Date.now() + 50, 86400000));
+  }
 
   // Badge and status ---------------------------------------------------------
 
   function drawCount() {
-    const count = store.state.unread;
+    const count = cfg.badge === "unseen" ? store.state.unseen : store.state.unread;
     ui.count.dataset.notificationsUnread = String(count);
     ui.count.textContent = count > 99 ? "99+" : String(count);
     ui.badge.hidden = count === 0;
-    ui.readAll.hidden = count === 0 || ui.list.children.length === 0;
+    ui.readAll.hidden = store.state.unread === 0 || ui.list.children.length === 0 || store.state.tab === "archived";
+    drawTabs();
   }
 
   function drawStatus() {
@@ -81,7 +135,8 @@ export function mountInbox(root, { cfg, store, actions, announce, onFollow }) {
   // The list -------------------------------------------------------------------
 
   function draw() {
-    const items = store.visibleItems();
+    const archivedTab = store.state.tab === "archived";
+    const items = archivedTab ? store.archivedItems() ?? [] : store.tabItems();
     const focusKey = focusedControl();
     const existing = new Map();
     for (const li of ui.list.children) existing.set(li.dataset.notificationId, li);
@@ -98,9 +153,11 @@ export function mountInbox(root, { cfg, store, actions, announce, onFollow }) {
     if (!items.some((n) => String(n.id) === String(active))) active = items[0]?.id ?? null;
     for (const li of ui.list.children) setRoving(li, li.dataset.notificationId === String(active));
     if (focusKey && !ui.inbox.contains(document.activeElement)) restoreFocus(focusKey);
-    ui.empty.hidden = !store.state.listLoaded || items.length > 0;
-    ui.more.hidden = !store.state.nextUrl;
+    ui.empty.hidden = (archivedTab ? !store.state.archived : !store.state.listLoaded) || items.length > 0;
+    emptyText.textContent = EMPTY[store.state.tab] ?? EMPTY.all;
+    ui.more.hidden = archivedTab || !store.state.nextUrl;
     drawCount();
+    scheduleExpiry();
     if (!ui.inbox.hidden) measureClamps();
   }
 
@@ -124,13 +181,29 @@ export function mountInbox(root, { cfg, store, actions, announce, onFollow }) {
       head.addEventListener("click", () => onFollow(n));
     }
     if (!n.title) head.classList.add("ntf-untitled");
+    const image = safeHref(n.image);
+    if (image) {
+      const img = el("img", "ntf-image");
+      img.src = image;
+      img.alt = "";
+      img.width = 28;
+      img.height = 28;
+      head.append(img);
+    }
     head.append(levelBadge(level, { visibleText: false }));
     if (!n.read) head.append(el("span", "ntf-sr", "Unread: "));
+    if (n.pinned) head.append(el("span", "ntf-pinned", "Pinned"));
     if (n.title) head.append(el("strong", "ntf-title", n.title));
+    const group = groupLine(n);
+    if (group) head.append(el("span", "ntf-group", group));
     const message = el("span", "ntf-message", n.message);
     message.id = `ntf-message-${n.id}`;
     head.append(message);
     body.append(head);
+    const buttons = actionButtons(n, { runAction: actions.runAction, announce });
+    if (buttons) body.append(buttons);
+    li.dataset.pinned = String(Boolean(n.pinned));
+    if (n.group) li.dataset.groupCount = String(n.group.count);
 
     const meta = el("div", "ntf-item-meta");
     meta.append(timeElement(n.created_at));
@@ -147,19 +220,56 @@ export function mountInbox(root, { cfg, store, actions, announce, onFollow }) {
     });
     meta.append(more);
 
-    const toggle = el("button", "ntf-action", n.read ? "Mark unread" : "Mark read");
-    toggle.type = "button";
-    toggle.dataset.action = n.read ? "unread" : "read";
-    toggle.dataset.control = "toggle";
-    toggle.addEventListener("click", () => toggleRead(n));
+    const label = (n.title || n.message).slice(0, 120);
+    const button = (text, name, onClick, ariaLabel) => {
+      const node = el("button", "ntf-action", text);
+      node.type = "button";
+      node.dataset.action = name;
+      node.dataset.control = name;
+      if (ariaLabel) node.setAttribute("aria-label", ariaLabel);
+      node.addEventListener("click", onClick);
+      return node;
+    };
     const remove = el("button", "ntf-action", "Delete");
     remove.type = "button";
     remove.dataset.action = "delete";
     remove.dataset.control = "delete";
     remove.setAttribute("aria-label", `Delete notification: ${n.title || n.message}`.slice(0, 200));
     remove.addEventListener("click", () => deleteWithUndo(n.id));
-    meta.append(toggle, remove);
-    body.append(meta);
+    if (n.archived_at) {
+      meta.append(button("Unarchive", "unarchive", () => change(n, "unarchive", "Moved back to the inbox"), `Unarchive: ${label}`), remove);
+    } else {
+      const toggle = el("button", "ntf-action", n.read ? "Mark unread" : "Mark read");
+      toggle.type = "button";
+      toggle.dataset.action = n.read ? "unread" : "read";
+      toggle.dataset.control = "toggle";
+      toggle.addEventListener("click", () => toggleRead(n));
+      // Delete next to the toggle, as before the inbox states; then the new ones.
+      meta.append(toggle, remove);
+      meta.append(button("Archive", "archive", () => change(n, "archive", "Archived"), `Archive: ${label}`));
+      const snooze = button("Snooze", "snooze", () => {
+        const open = menu.hidden;
+        menu.hidden = !open;
+        snooze.setAttribute("aria-expanded", String(open));
+        if (open) menu.querySelector("button").focus();
+      }, `Snooze: ${label}`);
+      snooze.setAttribute("aria-expanded", "false");
+      const menu = el("div", "ntf-snooze-menu");
+      menu.hidden = true;
+      menu.id = `ntf-snooze-${n.id}`;
+      snooze.setAttribute("aria-controls", menu.id);
+      menu.setAttribute("role", "group");
+      menu.setAttribute("aria-label", "Snooze until");
+      SNOOZE_PRESETS.forEach(([text, when], index) => {
+        menu.append(button(text, `snooze-${index}`, () => snoozeUntil(n, when(), text)));
+      });
+      meta.append(snooze);
+      meta.append(n.pinned
+        ? button("Unpin", "unpin", () => change(n, "unpin", "Unpinned"), `Unpin: ${label}`)
+        : button("Pin", "pin", () => change(n, "pin", "Pinned to the top"), `Pin: ${label}`));
+      body.append(meta, menu);
+    }
+    if (!meta.isConnected && !body.contains(meta)) body.append(meta);
     li.append(body);
     return li;
   }
@@ -234,13 +344,51 @@ export function mountInbox(root, { cfg, store, actions, announce, onFollow }) {
 
   // Actions ------------------------------------------------------------------
 
+  /** Focus the row after `n` (or before it): `n` is leaving this list. */
+  function focusAfterLeaving(n) {
+    const li = rows().find((row) => row.dataset.notificationId === String(n.id));
+    const next = li?.nextElementSibling || li?.previousElementSibling;
+    return () => {
+      draw();
+      if (next && next.isConnected) focusRow(next);
+      else ui.title.focus();
+    };
+  }
+
+  async function change(n, name, said) {
+    const leaving = name === "archive" || name === "unarchive";
+    const refocus = leaving ? focusAfterLeaving(n) : null;
+    try {
+      await actions[name](n);
+      announce.polite(said);
+      if (refocus) refocus();
+      else {
+        draw();
+        restoreFocus({ id: String(n.id), control: name === "pin" ? "unpin" : name === "unpin" ? "pin" : name });
+      }
+    } catch {
+      announce.polite("Could not change the notification. Try again.");
+    }
+  }
+
+  async function snoozeUntil(n, until, text) {
+    const refocus = focusAfterLeaving(n);
+    try {
+      await actions.snooze(n, until);
+      announce.polite(`Snoozed until ${text.toLowerCase() === "1 hour" ? "in 1 hour" : text}`);
+      refocus();
+    } catch {
+      announce.polite("Could not snooze the notification. Try again.");
+    }
+  }
+
   async function toggleRead(n) {
     try {
       if (n.read) {
-        await actions.markUnread(n.id);
+        await actions.markUnreadItem(n);
         announce.polite("Marked as unread");
       } else {
-        await actions.markRead(n.id);
+        await actions.markReadItem(n);
         announce.polite("Marked as read");
       }
     } catch {
@@ -320,7 +468,10 @@ export function mountInbox(root, { cfg, store, actions, announce, onFollow }) {
     ui.inbox.hidden = false;
     ui.bell.setAttribute("aria-expanded", "true");
     if (!store.state.listLoaded) actions.reload().catch(() => {});
+    if (store.state.tab === "archived") actions.loadArchived().catch(() => {});
+    actions.counts();
     draw();
+    seenSoon();
     const li = rows().find((row) => row.tabIndex === 0);
     ui.list.scrollTop = 0;
     (li || ui.title).focus({ preventScroll: true });

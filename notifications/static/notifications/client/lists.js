@@ -131,6 +131,9 @@ export function mountHistory(section, { cfg, store, actions, announce }) {
         for (const li of rows()) if (Number(li.dataset.cursor) <= change.cursor) setRead(li, { id: li.dataset.notificationId, read: true });
         break;
       case "deleted":
+      case "archived":
+      case "snoozed":
+        // Gone from the history page too (it lists what the inbox shows).
         for (const id of change.all) row(id)?.remove();
         updateEmpty();
         break;
@@ -183,7 +186,8 @@ export function mountLatest(listNode, { store }) {
   const limit = Math.max(1, Number.parseInt(listNode.dataset.limit || "10", 10));
   const render = frameScheduler(() => {
     if (!store.state.listLoaded) return;
-    const items = store.visibleItems().slice(0, limit);
+    // Newest first, whatever the inbox pins.
+    const items = store.visibleItems().sort((a, b) => b.cursor - a.cursor).slice(0, limit);
     const byId = new Map([...listNode.querySelectorAll(":scope > li[data-notification-id]")].map((li) => [li.dataset.notificationId, li]));
     const fresh = items.map((n) => {
       const li = byId.get(String(n.id));

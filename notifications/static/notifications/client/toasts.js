@@ -3,11 +3,12 @@
 // becomes one summary toast whose count keeps rising, instead of thousands of
 // inserts. Error toasts are role="alert" (read at once); the others are
 // announced politely through the shared live region. Escape closes the newest.
+import { actionButtons } from "./actions.js";
 import { el, frameScheduler } from "./dom.js";
 import { levelBadge, levelOf } from "./levels.js";
 import { safeHref } from "./links.js";
 
-export function mountToasts(region, { cfg, store, announce, onFollow, onOpenInbox, focusFallback }) {
+export function mountToasts(region, { cfg, store, announce, onFollow, onOpenInbox, focusFallback, runAction }) {
   let live = [];
   let recovered = [];
   let missed = 0;
@@ -49,7 +50,12 @@ export function mountToasts(region, { cfg, store, announce, onFollow, onOpenInbo
     if (recovered.length > cfg.recoveryToastLimit) summary(recovered.length);
     else recovered.forEach((n) => toast(n));
     recovered = [];
-    const batch = live;
+    // Members of a group update that group's one toast instead of adding toasts.
+    const batch = [];
+    for (const n of live) {
+      if (n.group_key && groupToast(n)) continue;
+      batch.push(n);
+    }
     live = [];
     if (batch.length === 0) return;
     const now = performance.now();
@@ -126,11 +132,39 @@ export function mountToasts(region, { cfg, store, announce, onFollow, onOpenInbo
     if (n.title) head.append(el("strong", "ntf-title", n.title));
     body.append(head, el("span", "ntf-message", n.message));
     node.append(body);
+    const buttons = actionButtons(n, { runAction, announce });
+    if (buttons) node.append(buttons);
     show(node, level);
     if (level !== "error") {
       const levelWord = level === "info" ? "" : `${level[0].toUpperCase()}${level.slice(1)}: `;
       announce.polite(`${levelWord}${n.title ? `${n.title}. ` : ""}${n.message}`.slice(0, 300));
     }
+  }
+
+  /** Fold `n` into the toast of its group if one shows or one is in this batch; false if none. */
+  function groupToast(n) {
+    const node = [...region.querySelectorAll(".ntf-toast[data-group-key]")].find((t) => t.dataset.groupKey === n.group_key);
+    if (!node) {
+      // The first of its group: a toast of its own, which later members update.
+      toast(n);
+      const shown = region.lastElementChild;
+      if (shown) {
+        shown.dataset.groupKey = n.group_key;
+        shown.dataset.groupCount = "1";
+      }
+      return true;
+    }
+    const count = Number(node.dataset.groupCount || "1") + 1;
+    node.dataset.groupCount = String(count);
+    node.dataset.notificationId = String(n.id);
+    const title = node.querySelector(".ntf-title");
+    const text = `${n.title || "New notifications"} (${count})`;
+    if (title) title.textContent = text;
+    else node.querySelector(".ntf-toast-head").append(el("strong", "ntf-title", text));
+    node.querySelector(".ntf-message").textContent = n.message;
+    if (!node.matches(":hover, :focus-within")) node.ntfRestart?.();
+    announce.polite(`${count} new: ${n.title || n.message}`.slice(0, 300));
+    return true;
   }
 
   function summary(count) {
