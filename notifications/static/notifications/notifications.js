@@ -56,7 +56,10 @@ function createClient(script, root) {
   const tabs = createTabs(cfg.userId, onTabMessage);
   const recovery = createRecovery({ store, api, broadcast: (m) => tabs.post(m) });
   const initialCount = Number.parseInt($("[data-notifications-unread]")?.dataset.notificationsUnread ?? "0", 10) || 0;
-  store.state.unread = initialCount;
+  // The server-rendered badge counts what BADGE_COUNTS says; the unread count
+  // then comes with the first frame or answer.
+  if (cfg.badge === "unseen") store.state.unseen = initialCount;
+  else store.state.unread = initialCount;
   announce.count(initialCount, { quiet: true });
 
   // Public DOM events, from the store's changes.
