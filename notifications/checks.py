@@ -636,7 +636,44 @@ def check_content_security_policy(app_configs: Any = None, **kwargs: Any) -> lis
                     id="notifications.W101",
                 )
             )
+        messages.extend(_service_worker_blocked(policy, setting))
     return messages
+
+
+#: Where a service worker's script is checked, in the order CSP 3 falls back.
+_WORKER_DIRECTIVES = ("worker-src", "child-src", "script-src", "default-src")
+
+
+def _service_worker_blocked(policy: dict, setting: str) -> list[CheckMessage]:
+    """Warn when Web Push is on and ``policy`` refuses the service worker's script.
+
+    ``navigator.serviceWorker.register()`` cannot carry a nonce: only ``'self'``
+    (or a host source) lets it load ``service-worker.js``.
+    """
+    from . import webpush
+
+    if not webpush.configured():
+        return []
+    used = next((d for d in _WORKER_DIRECTIVES if d in policy), None)
+    if used is None or _csp_allows(policy[used], nonce=False):
+        return []
+    sources = policy[used]
+    if isinstance(sources, str):
+        sources = sources.split()
+    return [
+        Warning(
+            f"settings.{setting} blocks the Web Push service worker (service-worker.js): "
+            f"{used} is {list(map(str, sources))!r}, which does not allow 'self' (a nonce "
+            "does not cover navigator.serviceWorker.register()), so no browser can subscribe "
+            "and Web Push never reaches anyone.",
+            hint=(
+                f"Add worker-src 'self' to settings.{setting} (it takes precedence over "
+                f"{', '.join(d for d in _WORKER_DIRECTIVES[1:])}), or unset "
+                "NOTIFICATIONS['WEBPUSH_VAPID_PUBLIC_KEY'] if you do not use Web Push."
+            ),
+            id="notifications.W101",
+        )
+    ]
 
 
 def _csp_allows(sources: Any, *, nonce: bool) -> bool:

@@ -117,6 +117,62 @@ def test_host_sources_are_given_the_benefit_of_the_doubt(settings):
     assert checks.check_content_security_policy() == []
 
 
+WEBPUSH_KEYS = {"WEBPUSH_VAPID_PUBLIC_KEY": "BPub", "WEBPUSH_VAPID_PRIVATE_KEY": "priv"}
+NONCE_ONLY = {
+    "default-src": ["'none'"],
+    "script-src": [DJANGO_CSP_NONCE],
+    "style-src": [DJANGO_CSP_NONCE],
+    "connect-src": ["'self'"],
+}
+
+
+def test_web_push_service_worker_blocked_by_nonce_only_script_src(settings):
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, DJANGO_CSP]
+    settings.SECURE_CSP = NONCE_ONLY
+    assert checks.check_content_security_policy() == []  # no Web Push: nothing to load
+    settings.NOTIFICATIONS = WEBPUSH_KEYS
+    [warning] = checks.check_content_security_policy()
+    assert warning.id == "notifications.W101"
+    assert warning.msg == (
+        "settings.SECURE_CSP blocks the Web Push service worker (service-worker.js): "
+        "script-src is ['<CSP_NONCE_SENTINEL>'], which does not allow 'self' (a nonce does "
+        "not cover navigator.serviceWorker.register()), so no browser can subscribe and "
+        "Web Push never reaches anyone."
+    )
+    assert warning.hint.startswith("Add worker-src 'self' to settings.SECURE_CSP")
+    settings.SECURE_CSP = {**NONCE_ONLY, "worker-src": ["'self'"]}
+    assert checks.check_content_security_policy() == []
+
+
+def test_web_push_worker_src_wins_over_script_src(settings):
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, DJANGO_CSP]
+    settings.NOTIFICATIONS = WEBPUSH_KEYS
+    settings.SECURE_CSP = {**NONCE_ONLY, "script-src": ["'self'"], "worker-src": ["'none'"]}
+    [warning] = checks.check_content_security_policy()
+    assert "worker-src is [\"'none'\"]" in warning.msg
+    # child-src is the next fallback, before script-src.
+    settings.SECURE_CSP = {**NONCE_ONLY, "script-src": ["'self'"], "child-src": ["'none'"]}
+    [warning] = checks.check_content_security_policy()
+    assert "child-src is" in warning.msg
+    settings.SECURE_CSP = {**NONCE_ONLY, "script-src": ["'self'"]}
+    assert checks.check_content_security_policy() == []
+
+
+def test_web_push_django_csp_4_policy(settings):
+    from csp.constants import NONCE, NONE, SELF
+
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "csp.middleware.CSPMiddleware"]
+    settings.NOTIFICATIONS = WEBPUSH_KEYS
+    directives = {"default-src": [NONE], "script-src": [NONCE], "style-src": [NONCE]}
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {**directives, "connect-src": [SELF]}}
+    [warning] = checks.check_content_security_policy()
+    assert warning.msg.startswith(
+        "settings.CONTENT_SECURITY_POLICY blocks the Web Push service worker"
+    )
+    settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]["worker-src"] = [SELF]
+    assert checks.check_content_security_policy() == []
+
+
 # notifications.W103: Daphne would serve no static files ----------------------
 
 
