@@ -552,6 +552,19 @@ class Notification(models.Model):
                 condition=Q(archived_at__isnull=False),
                 name="notifications_archived_at",
             ),
+            # The email digest's pending(): unread, unseen, not archived, not emailed,
+            # across all users in recipient order (its batches), created before a cutoff.
+            # Expiry and snooze stay filters: they depend on the time of the run.
+            models.Index(
+                fields=["recipient", "created_at"],
+                condition=Q(
+                    read_at__isnull=True,
+                    seen_at__isnull=True,
+                    emailed_at__isnull=True,
+                    archived_at__isnull=True,
+                ),
+                name="notifications_digest",
+            ),
         ]
 
     def __str__(self) -> str:

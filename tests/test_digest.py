@@ -330,3 +330,121 @@ def test_two_runs_at_once_never_email_a_notification_twice(make_user, smtp):
     )  # One digest per user.
     print("runs:", [out.decode().strip() for out, _err in outputs])
     assert not Notification.objects.filter(emailed_at__isnull=True).exists()
+
+
+# The digest's index (0006_digest_index) -----------------------------------------
+
+
+def _fill_for_digest(users, per_user: int, pending_every: int) -> None:
+    """``per_user`` old notifications per user; only every ``pending_every``-th is pending.
+
+    The others are what a steady state holds: read (so seen), seen by an inbox, or emailed.
+    """
+    from django.db import connection
+
+    table = Notification._meta.db_table
+    old = timezone.now() - timedelta(days=1)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {table} (recipient_id, cursor, title, message, level, url, category,
+                    data, target_object_id, created_at, read_at, seen_at, emailed_at)
+                SELECT u.id, s.n, '', 'Message ' || s.n, 20, '', '', '{{}}', '',
+                    %(old)s - s.n * interval '1 second',
+                    CASE WHEN s.n %% 3 = 0 THEN %(old)s END,
+                    CASE WHEN s.n %% 3 <> 2 THEN %(old)s END,
+                    CASE WHEN s.n %% 3 = 2 AND s.n %% %(every)s <> 2 THEN %(old)s END
+                FROM unnest(%(users)s::bigint[]) AS u(id)
+                CROSS JOIN generate_series(1, %(per_user)s) AS s(n)
+                """,
+                {"old": old, "every": pending_every, "users": users, "per_user": per_user},
+            )
+            cursor.execute(f"ANALYZE {table}")
+        return
+    rows = []
+    for user in users:
+        for n in range(1, per_user + 1):
+            rows.append(
+                Notification(
+                    recipient_id=user,
+                    cursor=n,
+                    message=f"Message {n}",
+                    created_at=old - timedelta(seconds=n),
+                    read_at=old if n % 3 == 0 else None,
+                    seen_at=old if n % 3 != 2 else None,
+                    emailed_at=old if n % 3 == 2 and n % pending_every != 2 else None,
+                )
+            )
+    Notification.objects.bulk_create(rows, batch_size=2000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def _claim_queries(now):
+    """The two queries of a digest run's claim: the next users, then their rows."""
+    base = digest.pending(now)
+    users = base.order_by("recipient_id").values_list("recipient_id", flat=True).distinct()
+    return users[: digest.BATCH_USERS], base.order_by("recipient_id", "-cursor")
+
+
+def test_pending_is_served_by_the_digest_index(make_user):
+    users = [make_user(f"d{i}").pk for i in range(20)]
+    _fill_for_digest(users, per_user=1500, pending_every=300)
+    now = timezone.now()
+    first, _ = _claim_queries(now)
+    assert len(list(first)) == 20  # every user has some pending
+    # The query across all users; without the index it reads every unread row.
+    # (The rows of a batch of users are a per-user lookup: the recipient indexes serve it.)
+    plan = first.explain()
+    assert "notifications_digest" in plan, plan
+
+
+@pytest.mark.bench  # Run by hand or by `make bench`, not by `make test`; prints, asserts no timing.
+@pytest.mark.django_db(transaction=True)
+def test_benchmark_digest_claim_on_a_million_rows(make_user):
+    """EXPLAIN ANALYZE the claim's first query over ~1 M rows, without and with the index."""
+    import time
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("generate_series is PostgreSQL")
+    n_users = int(os.environ.get("DIGEST_BENCH_USERS", "1000"))
+    per_user = int(os.environ.get("DIGEST_BENCH_PER_USER", "1000"))
+    user_model = get_user_model()
+    user_model.objects.bulk_create(
+        user_model(username=f"b{i}", password="!") for i in range(n_users)
+    )
+    users = list(user_model.objects.filter(username__startswith="b").values_list("pk", flat=True))
+    started = time.perf_counter()
+    _fill_for_digest(users, per_user=per_user, pending_every=500)
+    print(
+        f"\n[digest bench] {Notification.objects.count()} rows, "
+        f"{digest.pending().count()} pending, filled in {time.perf_counter() - started:.1f} s"
+    )
+    first, rows = _claim_queries(timezone.now())
+    batch = rows.filter(recipient_id__in=users[: digest.BATCH_USERS])
+
+    def measure(label: str) -> None:
+        for name, query in (("next users", first), ("their rows", batch)):
+            list(query.all())  # Warm the cache (all(): a fresh, unevaluated copy).
+            times = []
+            for _ in range(3):
+                t = time.perf_counter()
+                list(query.all())
+                times.append(time.perf_counter() - t)
+            plan = query.explain(analyze=True).splitlines()
+            scan = next(line.strip() for line in plan if "Scan" in line)
+            print(f"  {label}, {name}: {sorted(times)[1] * 1000:.1f} ms; {plan[-1]}; {scan}")
+
+    index = next(i for i in Notification._meta.indexes if i.name == "notifications_digest")
+    with connection.schema_editor() as editor:
+        editor.remove_index(Notification, index)
+    measure("without notifications_digest")
+    with connection.schema_editor() as editor:
+        editor.add_index(Notification, index)  # What 0006_digest_index creates.
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Notification._meta.db_table}")
+    measure("with notifications_digest")
