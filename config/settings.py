@@ -133,21 +133,25 @@ NOTIFICATIONS = {"BASE_TEMPLATE": "base.html"}
 # Email digests print to the console (manage.py notifications_email_digest).
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = "notifications@localhost"
-if os.environ.get("DEMO_CATEGORIES") == "1":  # `make demo`: categories to choose from
-    NOTIFICATIONS |= {
-        "CATEGORIES": {
-            "demo": {"label": "Examples", "description": "What the demo sends."},
-            "billing": {
-                "label": "Billing",
-                "description": "Invoices and failed payments.",
-                "default": {"inapp": True, "email": True, "push": False},
-            },
-            "social": {"label": "Comments and likes", "default": {"email": False}},
-            "security": {"label": "Security", "description": "New sign-ins.", "critical": True},
+# `make demo`: categories to choose from (tests/test_demo.py seeds with them too).
+DEMO_NOTIFICATIONS = {
+    "CATEGORIES": {
+        "demo": {"label": "Examples", "description": "What the demo sends."},
+        "billing": {
+            "label": "Billing",
+            "description": "Invoices and failed payments.",
+            "default": {"inapp": True, "email": True, "push": False},
         },
-        "EMAIL_DELAY_MINUTES": int(os.environ.get("DEMO_EMAIL_DELAY_MINUTES", "1")),
-        "SITE_URL": "http://127.0.0.1:8000",
-    }
+        "social": {"label": "Comments and likes", "default": {"email": False}},
+        "security": {"label": "Security", "description": "New sign-ins.", "critical": True},
+        "announcements": {"label": "Announcements", "description": "News for everyone."},
+        "ops": {"label": "Maintenance", "description": "Planned downtime."},
+    },
+    "EMAIL_DELAY_MINUTES": int(os.environ.get("DEMO_EMAIL_DELAY_MINUTES", "1")),
+    "SITE_URL": "http://127.0.0.1:8000",
+}
+if os.environ.get("DEMO_CATEGORIES") == "1":
+    NOTIFICATIONS |= DEMO_NOTIFICATIONS
 if os.environ.get("WEBPUSH_VAPID_PRIVATE_KEY"):
     # export $(python manage.py notifications_vapid_keys --env)
     NOTIFICATIONS |= {

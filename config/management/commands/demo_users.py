@@ -99,7 +99,7 @@ def inbox_examples(user, others) -> None:
             f"Comment {i}: the numbers for October look right to me.",
             title="New comment on Q3 plan",
             actor=others[i % len(others)] if others else None,
-            category="comments",
+            category="social",
             group_key="comments-q3-plan",
             key=f"demo-comment-{i}",
         )
