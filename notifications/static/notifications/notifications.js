@@ -93,6 +93,15 @@ function createClient(script, root) {
 
   // Frames (the leader's own, and those it fans out) --------------------------------
 
+  /** Apply the answer of a per-item POST as the frame the server pushes for it. */
+  async function changed(n, type, request, field) {
+    const data = await request;
+    const frame = { type, ids: [n.id], unread_count: data.unread_count };
+    if (field) frame[field] = data.notification[field];
+    applyFrame(frame);
+    return data;
+  }
+
   function applyFrame(frame) {
     const { state } = store;
     switch (frame.type) {
@@ -291,41 +300,14 @@ function createClient(script, root) {
       applyFrame({ type: "notifications.read_all", cursor: data.cursor, unread_count: data.unread_count });
       return data;
     },
-    async archive(n) {
-      const data = await api.archive(n.id, Boolean(n.group));
-      applyFrame({ type: "notification.archived", ids: [n.id], archived_at: data.notification.archived_at, unread_count: data.unread_count });
-      return data;
-    },
-    async unarchive(n) {
-      const data = await api.unarchive(n.id, Boolean(n.group));
-      applyFrame({ type: "notification.unarchived", ids: [n.id], unread_count: data.unread_count });
-      return data;
-    },
-    async snooze(n, until) {
-      const data = await api.snooze(n.id, until.toISOString(), Boolean(n.group));
-      applyFrame({ type: "notification.snoozed", ids: [n.id], snoozed_until: data.notification.snoozed_until, unread_count: data.unread_count });
-      return data;
-    },
-    async pin(n) {
-      const data = await api.pin(n.id);
-      applyFrame({ type: "notification.pinned", ids: [n.id], unread_count: data.unread_count });
-      return data;
-    },
-    async unpin(n) {
-      const data = await api.unpin(n.id);
-      applyFrame({ type: "notification.unpinned", ids: [n.id], unread_count: data.unread_count });
-      return data;
-    },
-    async markReadItem(n) {
-      const data = await api.markRead(n.id, Boolean(n.group));
-      applyFrame({ type: "notification.read", ids: [n.id], read_at: data.notification.read_at, unread_count: data.unread_count });
-      return data;
-    },
-    async markUnreadItem(n) {
-      const data = await api.markUnread(n.id, Boolean(n.group));
-      applyFrame({ type: "notification.unread", ids: [n.id], unread_count: data.unread_count });
-      return data;
-    },
+    archive: (n) => changed(n, "notification.archived", api.archive(n.id, Boolean(n.group)), "archived_at"),
+    unarchive: (n) => changed(n, "notification.unarchived", api.unarchive(n.id, Boolean(n.group))),
+    snooze: (n, until) =>
+      changed(n, "notification.snoozed", api.snooze(n.id, until.toISOString(), Boolean(n.group)), "snoozed_until"),
+    pin: (n) => changed(n, "notification.pinned", api.pin(n.id)),
+    unpin: (n) => changed(n, "notification.unpinned", api.unpin(n.id)),
+    markReadItem: (n) => changed(n, "notification.read", api.markRead(n.id, Boolean(n.group)), "read_at"),
+    markUnreadItem: (n) => changed(n, "notification.unread", api.markUnread(n.id, Boolean(n.group))),
     /** Tell the server the inbox showed everything up to `cursor` (seen-on-open). */
     async seen(cursor) {
       const data = await api.seen(cursor);
