@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -131,7 +132,12 @@ else:
 NOTIFICATIONS = {"BASE_TEMPLATE": "base.html"}
 
 # Email digests print to the console (manage.py notifications_email_digest).
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# The demo prints emails (digests) to the console. Django 6.1 replaces
+# EMAIL_BACKEND with MAILERS (and warns about the old setting).
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = "notifications@localhost"
 # `make demo`: categories to choose from (tests/test_demo.py seeds with them too).
 DEMO_NOTIFICATIONS = {
