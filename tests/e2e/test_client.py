@@ -169,6 +169,52 @@ def test_screenshot_of_toast_and_open_inbox(alice_page, alice, in_thread, artifa
 # Every tab agrees ----------------------------------------------------------------
 
 
+def test_a_list_answered_after_live_frames_keeps_what_they_brought(
+    context, login, alice, live_server_url, in_thread
+):
+    """A second tab's first list request is answered with a snapshot older than two
+    live pushes and a deletion the leader tab handed it meanwhile: the older page
+    neither wipes the new rows, nor brings the deleted one back, nor rolls the badge
+    back. (CI caught the first half once, in the two-tab test below.)"""
+    from notifications.models import Notification
+
+    login(context, alice)
+    old, gone = in_thread(lambda: [notifications.send(alice, m)[0] for m in ("old", "gone")])
+    open_page(context, live_server_url)  # the leader: its socket feeds the second tab
+    held = []
+
+    def hold_the_first_list(route):
+        url = route.request.url
+        if not held and "pinned_first=1" in url and "before=" not in url:
+            held.append((route, route.fetch()))  # the snapshot: taken now, answered later
+        else:
+            route.continue_()
+
+    page = context.new_page()
+    page.add_init_script(RECORDER)
+    page.route("**/api/notifications/?*", hold_the_first_list)
+    page.goto(live_server_url + "/")
+    deadline = time.monotonic() + 5
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(20)  # lets Playwright dispatch the route handler
+    assert held, "the page never asked for its list"
+    expect(page.locator(BELL)).to_have_attribute("data-notifications-status", "connected")
+    one, two = in_thread(lambda: [notifications.send(alice, m)[0] for m in ("one", "two")])
+    in_thread(lambda: Notification.objects.filter(pk=gone.pk).delete())
+    page.wait_for_function(f"window.__created.includes({two.pk})")
+    expect_unread(page, 3)
+
+    route, snapshot = held[0]
+    route.fulfill(response=snapshot)
+    expect(item(page, old)).to_have_count(1)  # the held page has been applied
+    page.locator(BELL).click()
+    for kept in (one, two):
+        expect(item(page, kept)).to_have_count(1)
+    expect(item(page, gone)).to_have_count(0)
+    expect(page.locator(ITEM)).to_have_count(3)
+    expect_unread(page, 3)
+
+
 @pytest.mark.parametrize("shared_browser", [True, False], ids=["same-browser", "two-browsers"])
 def test_mark_read_and_delete_in_one_tab_update_the_other(
     browser, login, alice, live_server_url, in_thread, shared_browser

@@ -17,8 +17,9 @@ export function createRecovery({ store, api, broadcast }) {
 
   async function loadLatest({ quiet = false, missed = 0 } = {}) {
     const data = await api.latest();
-    store.replaceList(data.results, data.next, { quiet, missed });
-    store.setUnread(data.unread_count);
+    const kept = store.replaceList(data.results, data.next, { quiet, missed, cursor: data.cursor });
+    // Rows pushed during the request carried a newer count than this page's.
+    if (!kept) store.setUnread(data.unread_count);
     store.advanceCursor(data.cursor);
     return data;
   }

@@ -20,6 +20,7 @@ export function createStore(cfg) {
     tab: "all", // the inbox's tab: "unread", "all" or "archived"
     archived: null, // the Archived tab's list, once loaded (newest first)
     snoozed: new Map(), // id -> when its snooze ends (ms), to reload after a reconnect
+    deleted: new Set(), // ids deleted by a frame: an older page in flight never brings them back
     status: "connecting",
     listLoaded: false,
     nextUrl: null,
@@ -165,14 +166,23 @@ export function createStore(cfg) {
       return fresh;
     },
 
-    /** Replace the list with the latest page. `quiet`: mark everything seen, toast nothing. */
-    replaceList(results, nextUrl, { quiet = false, missed = 0 } = {}) {
+    /**
+     * Replace the list with the latest page. `quiet`: mark everything seen, toast nothing.
+     * `cursor`: the page's snapshot (the response's cursor). Live rows newer than it
+     * arrived while the request was in flight: they are kept, not wiped by the older
+     * page, and so are deletions pushed meanwhile. Returns how many rows were kept.
+     */
+    replaceList(results, nextUrl, { quiet = false, missed = 0, cursor = null } = {}) {
       const stored = storedCursor();
       const fresh = [];
+      const newer = typeof cursor === "number"
+        ? [...state.items.values()].filter((n) => n.cursor > cursor && !results.some((r) => r.id === n.id))
+        : [];
       state.items.clear();
       state.limit = cfg.pageSize;
       // Oldest first, so that what arrived since the last visit keeps its order.
       for (const n of [...results].reverse()) {
+        if (state.deleted.has(n.id)) continue;
         state.items.set(n.id, { ...n });
         if (!state.known.has(n.id)) {
           state.known.add(n.id);
@@ -180,8 +190,15 @@ export function createStore(cfg) {
         }
       }
       state.nextUrl = nextUrl;
+      for (const n of newer) {
+        // A newer member of a group the page already lists joins that entry.
+        const grouped = n.group_key && results.some((r) => r.group_key === n.group_key);
+        state.items.set(n.id, grouped ? merge({ ...n, group: undefined }) : n);
+      }
+      trim();
       state.listLoaded = true;
       notify({ kind: "list", fresh, missed });
+      return newer.length;
     },
     appendPage(results, nextUrl) {
       for (const n of results) {
@@ -284,6 +301,7 @@ export function createStore(cfg) {
       for (const id of ids) {
         state.items.delete(id);
         state.hidden.delete(id);
+        state.deleted.add(id);
       }
       if (state.archived) state.archived = state.archived.filter((n) => !ids.includes(n.id));
       notify({ kind: "deleted", ids: gone, all: ids });
